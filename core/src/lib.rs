@@ -1,0 +1,26 @@
+//! Switchyard's core: the flag model and the one pure function that decides whether a flag
+//! is on for a context. The server and the SDK both evaluate with this crate, so they give
+//! the same answer for the same input. No I/O, no clock, no async, no logging.
+//!
+//! # Layout
+//! - [`model`]: Flag, Markets, Whitelist, KillSwitch, Context, Decision, Reason, Snapshot,
+//!   Export — also the wire and backup format.
+//! - [`bucket`]: the Unleash-compatible murmur3 bucket that makes rollouts sticky per user.
+//! - [`eval`]: `evaluate`, the single entry point of the rules in SPEC §2.
+//! - [`validate`]: rejects impossible flags, reporting every problem at once.
+//! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
+
+pub mod bucket;
+pub mod eval;
+pub mod model;
+pub mod openfeature;
+pub mod validate;
+
+pub use bucket::bucket;
+pub use eval::{evaluate, evaluate_flag};
+pub use model::{
+    Context, Decision, Export, Flag, KillSwitch, Markets, Reason, Snapshot, Variant, Whitelist,
+};
+pub use validate::{
+    Limits, Problem, ValidationError, validate_export, validate_flag, validate_key,
+};

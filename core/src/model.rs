@@ -1,0 +1,537 @@
+//! The flag model, shared by server, SDK and CLI: these types are also the wire format
+//! (`/v1/snapshot`, `/v1/flags`) and the backup format (`/v1/export`).
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::eval;
+
+/// A feature flag as stored, served and exported (SPEC §1).
+///
+/// Deserialising is lenient (missing fields take their defaults, unknown fields are ignored,
+/// so an older SDK can read a newer server's snapshot); [`crate::validate_flag`] is what
+/// decides whether a flag may be stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    /// Unique key: 1–128 chars of `[A-Za-z0-9._-]`, starting with a letter or digit.
+    pub key: String,
+    /// Free text for people.
+    #[serde(default)]
+    pub description: String,
+    /// Master switch for the flag's targeting; off means off for everyone but nobody else.
+    #[serde(default)]
+    pub enabled: bool,
+    /// 0–100: the share of users (by bucket) that get the flag.
+    #[serde(default)]
+    pub rollout_percentage: u32,
+    /// Stickiness group; `None` means the flag's key. Flags sharing a group bucket users alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Markets the flag is limited to; empty means every market.
+    #[serde(default)]
+    pub markets: Markets,
+    /// Users who get the flag whatever the rollout and markets say.
+    #[serde(default)]
+    pub whitelist: Whitelist,
+    /// The flag's own kill switch: off for everyone, whitelist included.
+    #[serde(default)]
+    pub kill_switch: bool,
+    /// Starts at 1, +1 on every change; set by the server only.
+    #[serde(default)]
+    pub version: u64,
+    /// When the flag last changed; set by the server only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Who last changed the flag (a token's name); set by the server only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+impl Flag {
+    /// A new, disabled flag at 0 % with no targeting.
+    pub fn new(key: impl Into<String>) -> Self {
+        Flag {
+            key: key.into(),
+            description: String::new(),
+            enabled: false,
+            rollout_percentage: 0,
+            group_id: None,
+            markets: Markets::default(),
+            whitelist: Whitelist::default(),
+            kill_switch: false,
+            version: 0,
+            updated_at: None,
+            updated_by: None,
+        }
+    }
+
+    /// The stickiness group users are bucketed in: `group_id`, else the key.
+    pub fn group(&self) -> &str {
+        self.group_id.as_deref().unwrap_or(&self.key)
+    }
+}
+
+/// A flag's market allow-list: upper-case codes, sorted, without duplicates.
+///
+/// Normalised whenever it is built or deserialised, so lookups need not normalise again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Markets(Vec<String>);
+
+impl Markets {
+    /// Normalises `codes`: upper-case, sorted, duplicates dropped.
+    pub fn new<I, S>(codes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut codes: Vec<String> = codes
+            .into_iter()
+            .map(|c| c.into().to_ascii_uppercase())
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        Markets(codes)
+    }
+
+    /// Whether `market` is in the list, compared case-insensitively.
+    pub fn contains(&self, market: &str) -> bool {
+        self.0.iter().any(|m| m.eq_ignore_ascii_case(market))
+    }
+
+    /// True when the flag is not limited to any market.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many markets are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The codes, sorted.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Markets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Markets::new)
+    }
+}
+
+/// A flag's user whitelist: a set of user ids, looked up by hash on every evaluation
+/// (a sorted list's binary search cost ~100 ns at 1,000 ids; see BENCHMARKS.md).
+/// On the wire it is a list sorted by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Whitelist(HashSet<String, foldhash::fast::RandomState>);
+
+impl Whitelist {
+    /// The set of `users`; duplicates collapse.
+    pub fn new<I, S>(users: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Whitelist(users.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether `user` is whitelisted (exact, case-sensitive match).
+    pub fn contains(&self, user: &str) -> bool {
+        self.0.contains(user)
+    }
+
+    /// True when nobody is whitelisted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many users are whitelisted.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The user ids, sorted.
+    pub fn sorted(&self) -> Vec<&str> {
+        let mut users: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        users.sort_unstable();
+        users
+    }
+}
+
+impl Serialize for Whitelist {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.sorted().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Whitelist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Whitelist::new)
+    }
+}
+
+/// The global kill switch: when active, every flag is off for everyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitch {
+    /// Whether every flag is forced off.
+    #[serde(default)]
+    pub active: bool,
+    /// Why it was last flipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who last flipped it (a token's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+    /// When it was last flipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_at: Option<DateTime<Utc>>,
+}
+
+/// What an evaluation knows about the caller (SPEC §2). Borrows from the request when it can.
+///
+/// `targetingKey` (OFREP) is accepted for `user_id`; other attributes are ignored. An empty
+/// `user_id` counts as no user, as OpenFeature SDKs send `""` when no key is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Context<'a> {
+    /// The user being evaluated: whitelist lookups and rollout bucketing use it.
+    #[serde(
+        default,
+        alias = "targetingKey",
+        borrow,
+        deserialize_with = "borrowed_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_id: Option<Cow<'a, str>>,
+    /// The caller's market code, compared case-insensitively with a flag's markets.
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "borrowed_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub market: Option<Cow<'a, str>>,
+}
+
+impl<'a> Context<'a> {
+    /// An empty context: no user, no market.
+    pub fn new() -> Self {
+        Context::default()
+    }
+
+    /// The same context for `user`.
+    pub fn user(mut self, user: impl Into<Cow<'a, str>>) -> Self {
+        self.user_id = Some(user.into());
+        self
+    }
+
+    /// The same context in `market`.
+    pub fn market(mut self, market: impl Into<Cow<'a, str>>) -> Self {
+        self.market = Some(market.into());
+        self
+    }
+
+    /// The user id, with `""` read as no user.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref().filter(|u| !u.is_empty())
+    }
+
+    /// A copy that owns its strings, to keep past the request it came from.
+    pub fn into_owned(self) -> Context<'static> {
+        Context {
+            user_id: self.user_id.map(|u| Cow::Owned(u.into_owned())),
+            market: self.market.map(|m| Cow::Owned(m.into_owned())),
+        }
+    }
+}
+
+/// `Option<Cow<str>>` that borrows from the input when the string has no escapes
+/// (serde's own `Option<Cow<str>>` always copies).
+fn borrowed_opt<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
+/// The variant a decision serves: a boolean flag has exactly two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// The flag is on.
+    On,
+    /// The flag is off.
+    Off,
+}
+
+impl Variant {
+    /// `"on"` or `"off"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::On => "on",
+            Variant::Off => "off",
+        }
+    }
+}
+
+/// Which rule of SPEC §2 decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    /// Rule 1: the global kill switch is on.
+    GlobalKillSwitch,
+    /// Rule 2: no flag has this key.
+    FlagNotFound,
+    /// Rule 3: the flag's kill switch is on.
+    KillSwitch,
+    /// Rule 4: the flag is disabled.
+    Disabled,
+    /// Rule 5: the user is whitelisted.
+    Whitelist,
+    /// Rule 6: the flag is limited to markets and the caller's is not one of them.
+    MarketExcluded,
+    /// Rules 7–9: the rollout percentage decided.
+    Rollout,
+}
+
+impl Reason {
+    /// Every reason, in rule order (for metrics that pre-register a label per reason).
+    pub const ALL: [Reason; 7] = [
+        Reason::GlobalKillSwitch,
+        Reason::FlagNotFound,
+        Reason::KillSwitch,
+        Reason::Disabled,
+        Reason::Whitelist,
+        Reason::MarketExcluded,
+        Reason::Rollout,
+    ];
+
+    /// The wire name, e.g. `"KILL_SWITCH"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::GlobalKillSwitch => "GLOBAL_KILL_SWITCH",
+            Reason::FlagNotFound => "FLAG_NOT_FOUND",
+            Reason::KillSwitch => "KILL_SWITCH",
+            Reason::Disabled => "DISABLED",
+            Reason::Whitelist => "WHITELIST",
+            Reason::MarketExcluded => "MARKET_EXCLUDED",
+            Reason::Rollout => "ROLLOUT",
+        }
+    }
+}
+
+/// The answer to "is this flag on for this context?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// On or off.
+    pub enabled: bool,
+    /// `on` when enabled, else `off`.
+    pub variant: Variant,
+    /// The rule that decided.
+    pub reason: Reason,
+    /// The flag's version; `None` when the flag is unknown.
+    pub version: Option<u64>,
+}
+
+impl Decision {
+    /// A decision with the variant that matches `enabled`.
+    pub fn new(enabled: bool, reason: Reason, version: Option<u64>) -> Self {
+        let variant = if enabled { Variant::On } else { Variant::Off };
+        Decision {
+            enabled,
+            variant,
+            reason,
+            version,
+        }
+    }
+}
+
+/// Every flag and the global kill switch at one moment: what evaluations read.
+///
+/// `version` grows with every change to the data it was built from, so two snapshots with
+/// one version hold the same flags. On the wire the flags are a list sorted by key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Grows by at least one on every change.
+    pub version: u64,
+    /// The switch above every flag.
+    pub global_kill_switch: KillSwitch,
+    flags: HashMap<String, Flag, foldhash::fast::RandomState>,
+}
+
+impl Snapshot {
+    /// A snapshot of `flags`; when two flags share a key, the later one wins
+    /// (validate an import first: [`crate::validate::validate_export`] reports duplicates).
+    pub fn new(
+        version: u64,
+        global_kill_switch: KillSwitch,
+        flags: impl IntoIterator<Item = Flag>,
+    ) -> Self {
+        let flags = flags.into_iter().map(|f| (f.key.clone(), f)).collect();
+        Snapshot {
+            version,
+            global_kill_switch,
+            flags,
+        }
+    }
+
+    /// A snapshot of a backup, e.g. an SDK's bootstrap data.
+    pub fn from_export(version: u64, export: Export) -> Self {
+        Snapshot::new(version, export.global_kill_switch, export.flags)
+    }
+
+    /// The flag with `key`.
+    pub fn get(&self, key: &str) -> Option<&Flag> {
+        self.flags.get(key)
+    }
+
+    /// Every flag, in no particular order.
+    pub fn flags(&self) -> impl ExactSizeIterator<Item = &Flag> {
+        self.flags.values()
+    }
+
+    /// Every flag, sorted by key.
+    pub fn sorted_flags(&self) -> Vec<&Flag> {
+        let mut flags: Vec<&Flag> = self.flags.values().collect();
+        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        flags
+    }
+
+    /// How many flags there are.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// True when there is no flag.
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// Whether flag `key` is on for `ctx`: see [`crate::evaluate`].
+    pub fn evaluate(&self, key: &str, ctx: &Context<'_>) -> Decision {
+        eval::evaluate(self, key, ctx)
+    }
+
+    /// The backup of this snapshot.
+    pub fn to_export(&self) -> Export {
+        Export {
+            format: Export::FORMAT,
+            global_kill_switch: self.global_kill_switch.clone(),
+            flags: self.sorted_flags().into_iter().cloned().collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    version: u64,
+    global_kill_switch: &'a KillSwitch,
+    flags: Vec<&'a Flag>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotIn {
+    version: u64,
+    #[serde(default)]
+    global_kill_switch: KillSwitch,
+    #[serde(default)]
+    flags: Vec<Flag>,
+}
+
+impl Serialize for Snapshot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SnapshotOut {
+            version: self.version,
+            global_kill_switch: &self.global_kill_switch,
+            flags: self.sorted_flags(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Snapshot {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = SnapshotIn::deserialize(d)?;
+        let count = wire.flags.len();
+        let snapshot = Snapshot::new(wire.version, wire.global_kill_switch, wire.flags);
+        if snapshot.len() != count {
+            return Err(serde::de::Error::custom("two flags share one key"));
+        }
+        Ok(snapshot)
+    }
+}
+
+/// The backup format of `GET /v1/export` and `POST /v1/import`, and the SDK's bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    /// Always [`Export::FORMAT`].
+    pub format: u32,
+    /// The global kill switch.
+    #[serde(default)]
+    pub global_kill_switch: KillSwitch,
+    /// Every flag, sorted by key.
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+}
+
+impl Export {
+    /// The one format this version writes and reads.
+    pub const FORMAT: u32 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markets_and_whitelist_normalise_when_deserialised() {
+        let flag: Flag = serde_json::from_str(
+            r#"{"key":"f","markets":["fr","US","Fr"],"whitelist":["b","a","b"]}"#,
+        )
+        .unwrap();
+        assert_eq!(flag.markets.as_slice(), ["FR", "US"]);
+        assert_eq!(flag.whitelist.sorted(), ["a", "b"]);
+        assert!(flag.markets.contains("us"));
+        assert!(flag.whitelist.contains("a"));
+        assert!(!flag.whitelist.contains("A"));
+    }
+
+    #[test]
+    fn context_borrows_plain_strings_and_reads_targeting_key() {
+        let body = r#"{"targetingKey":"u-1","market":"fr","plan":"pro"}"#;
+        let ctx: Context<'_> = serde_json::from_str(body).unwrap();
+        assert!(matches!(ctx.user_id, Some(Cow::Borrowed("u-1"))));
+        assert_eq!(ctx.market.as_deref(), Some("fr"));
+        let escaped: Context<'_> = serde_json::from_str(r#"{"user_id":"a\"b"}"#).unwrap();
+        assert_eq!(escaped.user_id(), Some("a\"b"));
+        assert_eq!(Context::new().user("").user_id(), None);
+    }
+
+    #[test]
+    fn snapshot_round_trips_sorted_and_rejects_duplicate_keys() {
+        let snap = Snapshot::new(3, KillSwitch::default(), [Flag::new("b"), Flag::new("a")]);
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(json["flags"][0]["key"], "a");
+        assert_eq!(json["flags"][1]["key"], "b");
+        let back: Snapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, snap);
+        let dup = r#"{"version":1,"flags":[{"key":"a"},{"key":"a"}]}"#;
+        assert!(serde_json::from_str::<Snapshot>(dup).is_err());
+    }
+
+    #[test]
+    fn decision_wire_shape() {
+        let d = Decision::new(true, Reason::Whitelist, Some(7));
+        let json = serde_json::to_value(d).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"enabled":true,"variant":"on","reason":"WHITELIST","version":7})
+        );
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Validation: rejects impossible flags and backups before they are stored, and reports every
+//! problem at once, each with the field it is in and what to do about it.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::model::{Export, Flag};
+
+/// Limits a flag must keep within. The defaults are SPEC §1's; a server may raise them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most user ids in one whitelist (SPEC: 10,000).
+    pub max_whitelist: usize,
+    /// Most market codes on one flag.
+    pub max_markets: usize,
+    /// Longest description, in bytes.
+    pub max_description_bytes: usize,
+    /// Most flags in one import.
+    pub max_flags: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_whitelist: 10_000,
+            max_markets: 300,
+            max_description_bytes: 4_096,
+            max_flags: 100_000,
+        }
+    }
+}
+
+/// The longest key or group id.
+pub const MAX_KEY_LEN: usize = 128;
+/// The longest whitelisted user id, in bytes.
+pub const MAX_USER_ID_BYTES: usize = 256;
+
+/// One thing wrong with a flag: where, and what.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Problem {
+    /// The field, e.g. `markets[2]` or `flags[3].key`.
+    pub field: String,
+    /// What is wrong, in words a person can act on.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn within(mut self, prefix: &str) -> Self {
+        self.field = format!("{prefix}.{}", self.field);
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Everything wrong with a flag or a backup. Never empty.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ValidationError {
+    /// Every problem found, in field order.
+    pub problems: Vec<Problem>,
+}
+
+impl From<Problem> for ValidationError {
+    fn from(problem: Problem) -> Self {
+        ValidationError {
+            problems: vec![problem],
+        }
+    }
+}
+
+fn into_result(problems: Vec<Problem>) -> Result<(), ValidationError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationError { problems })
+    }
+}
+
+/// Checks a flag key (also used for `group_id`): 1–128 chars of `[A-Za-z0-9._-]`,
+/// starting with a letter or digit.
+pub fn validate_key(key: &str) -> Result<(), Problem> {
+    check_identifier("key", key)
+}
+
+fn check_identifier(field: &str, value: &str) -> Result<(), Problem> {
+    if value.is_empty() || value.len() > MAX_KEY_LEN {
+        return Err(Problem::new(
+            field,
+            format!(
+                "must be 1 to {MAX_KEY_LEN} characters long (is {})",
+                value.len()
+            ),
+        ));
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(Problem::new(
+            field,
+            format!("{value:?} has {bad:?}; use only letters, digits, '.', '_' and '-'"),
+        ));
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Problem::new(
+            field,
+            format!("{value:?} must start with a letter or a digit"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one market code: 2–8 chars of `[A-Za-z0-9_-]`.
+pub fn validate_market(code: &str) -> Result<(), String> {
+    let ok_chars = code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    if (2..=8).contains(&code.len()) && ok_chars {
+        Ok(())
+    } else {
+        Err(format!(
+            "{code:?} is not a market code: use 2 to 8 letters, digits, '_' or '-' (e.g. \"FR\")"
+        ))
+    }
+}
+
+/// Checks one whitelisted user id: 1–256 bytes.
+pub fn validate_user_id(user: &str) -> Result<(), String> {
+    if user.is_empty() || user.len() > MAX_USER_ID_BYTES {
+        let preview: String = user.chars().take(32).collect();
+        Err(format!(
+            "user id {preview:?} is {} bytes; user ids must be 1 to {MAX_USER_ID_BYTES} bytes",
+            user.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks everything a client may set on a flag; version and audit fields are the server's.
+pub fn validate_flag(flag: &Flag, limits: &Limits) -> Result<(), ValidationError> {
+    into_result(flag_problems(flag, limits))
+}
+
+fn flag_problems(flag: &Flag, limits: &Limits) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    problems.extend(validate_key(&flag.key).err());
+    if let Some(group) = &flag.group_id {
+        problems.extend(check_identifier("group_id", group).err());
+    }
+    if flag.description.len() > limits.max_description_bytes {
+        problems.push(Problem::new(
+            "description",
+            format!(
+                "is {} bytes; the limit is {}",
+                flag.description.len(),
+                limits.max_description_bytes
+            ),
+        ));
+    }
+    if flag.rollout_percentage > 100 {
+        problems.push(Problem::new(
+            "rollout_percentage",
+            format!("must be 0 to 100 (is {})", flag.rollout_percentage),
+        ));
+    }
+    if flag.markets.len() > limits.max_markets {
+        problems.push(Problem::new(
+            "markets",
+            format!(
+                "lists {} markets; the limit is {}",
+                flag.markets.len(),
+                limits.max_markets
+            ),
+        ));
+    }
+    for (i, code) in flag.markets.as_slice().iter().enumerate() {
+        if let Err(message) = validate_market(code) {
+            problems.push(Problem::new(format!("markets[{i}]"), message));
+        }
+    }
+    if flag.whitelist.len() > limits.max_whitelist {
+        problems.push(Problem::new(
+            "whitelist",
+            format!(
+                "lists {} users; the limit is {} (the server's config can raise it)",
+                flag.whitelist.len(),
+                limits.max_whitelist
+            ),
+        ));
+    }
+    // Only the first few bad ids: a 10,000-entry list of bad ids would drown the answer.
+    let bad_users = flag.whitelist.sorted().into_iter();
+    let bad_users = bad_users.filter_map(|u| validate_user_id(u).err());
+    for message in bad_users.take(10) {
+        problems.push(Problem::new("whitelist", message));
+    }
+    problems
+}
+
+/// Checks a whole backup before any of it is written: the format, every flag, and that no
+/// two flags share a key.
+pub fn validate_export(export: &Export, limits: &Limits) -> Result<(), ValidationError> {
+    let mut problems = Vec::new();
+    if export.format != Export::FORMAT {
+        problems.push(Problem::new(
+            "format",
+            format!(
+                "is {}; this version reads format {}",
+                export.format,
+                Export::FORMAT
+            ),
+        ));
+    }
+    if export.flags.len() > limits.max_flags {
+        problems.push(Problem::new(
+            "flags",
+            format!(
+                "holds {} flags; the limit is {}",
+                export.flags.len(),
+                limits.max_flags
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, flag) in export.flags.iter().enumerate() {
+        let prefix = format!("flags[{i}]");
+        let inner = flag_problems(flag, limits).into_iter();
+        problems.extend(inner.map(|p| p.within(&prefix)));
+        if !seen.insert(flag.key.as_str()) {
+            problems.push(Problem::new(
+                format!("{prefix}.key"),
+                format!("{:?} appears more than once", flag.key),
+            ));
+        }
+    }
+    into_result(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Markets, Whitelist};
+
+    #[test]
+    fn keys() {
+        for good in [
+            "a",
+            "new-onboarding",
+            "Checkout.v2_beta",
+            "9lives",
+            &"k".repeat(128),
+        ] {
+            assert_eq!(validate_key(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "-lead",
+            ".x",
+            "has space",
+            "ünï",
+            "a/b",
+            &"k".repeat(129),
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_field() {
+        let flag = Flag {
+            rollout_percentage: 101,
+            group_id: Some("_g".into()),
+            markets: Markets::new(["F", "FR", "toolongcode"]),
+            whitelist: Whitelist::new(["", "ok"]),
+            description: "x".repeat(5000),
+            ..Flag::new("bad key")
+        };
+        let err = validate_flag(&flag, &Limits::default()).unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "key",
+                "group_id",
+                "description",
+                "rollout_percentage",
+                "markets[0]",
+                "markets[2]",
+                "whitelist"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("rollout_percentage: must be 0 to 100 (is 101)")
+        );
+    }
+
+    #[test]
+    fn list_limits() {
+        let limits = Limits {
+            max_whitelist: 2,
+            max_markets: 1,
+            ..Limits::default()
+        };
+        let flag = Flag {
+            markets: Markets::new(["FR", "US"]),
+            whitelist: Whitelist::new(["a", "b", "c"]),
+            ..Flag::new("f")
+        };
+        let err = validate_flag(&flag, &limits).unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["markets", "whitelist"]);
+    }
+
+    #[test]
+    fn export_duplicates_and_format() {
+        let export = Export {
+            format: 2,
+            global_kill_switch: Default::default(),
+            flags: vec![Flag::new("a"), Flag::new("a"), Flag::new("b c")],
+        };
+        let err = validate_export(&export, &Limits::default()).unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["format", "flags[1].key", "flags[2].key"]);
+    }
+}
