@@ -1,0 +1,58 @@
+//! Criterion benchmarks of `switchyard-core`'s evaluation, each group beside its baseline:
+//! murmur3 over the same bytes alone, the floor any bucketed evaluation pays.
+//!
+//! Run: `cargo bench -p switchyard-benches --bench evaluate`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use switchyard_core::{Context, Flag, KillSwitch, Markets, Snapshot, Whitelist, evaluate_flag};
+
+/// The flag: a 1,000-id whitelist, 3 markets, a 25 % rollout.
+fn realistic_flag(key: &str) -> Flag {
+    Flag {
+        enabled: true,
+        rollout_percentage: 25,
+        markets: Markets::new(["FR", "US", "UK"]),
+        whitelist: Whitelist::new((0..1_000).map(|i| format!("internal-user-{i}"))),
+        version: 7,
+        ..Flag::new(key)
+    }
+}
+
+fn bench_evaluate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("evaluate");
+    let flag = realistic_flag("new-onboarding");
+    // A user outside the whitelist in a listed market: every rule runs, down to the bucket.
+    let ctx = Context::new().user("user-4242").market("fr");
+    let joined = b"new-onboarding:user-4242";
+
+    group.bench_function("baseline_murmur3_same_bytes", |b| {
+        b.iter(|| murmur3::murmur3_32(&mut black_box(&joined[..]), 0).unwrap())
+    });
+    group.bench_function("part_bucket", |b| {
+        b.iter(|| switchyard_core::bucket(black_box("new-onboarding"), black_box("user-4242")))
+    });
+    group.bench_function("part_whitelist_1000_lookup", |b| {
+        b.iter(|| flag.whitelist.contains(black_box("user-4242")))
+    });
+    group.bench_function("part_markets_3_lookup", |b| {
+        b.iter(|| flag.markets.contains(black_box("fr")))
+    });
+    group.bench_function("flag_whitelist1000_3markets_25pct", |b| {
+        b.iter(|| evaluate_flag(black_box(&flag), black_box(&ctx)))
+    });
+
+    let snapshot = Snapshot::new(
+        1,
+        KillSwitch::default(),
+        (0..10_000).map(|i| realistic_flag(&format!("flag-{i:05}"))),
+    );
+    group.bench_function("snapshot10000_lookup_and_evaluate", |b| {
+        b.iter(|| snapshot.evaluate(black_box("flag-04242"), black_box(&ctx)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_evaluate);
+criterion_main!(benches);

@@ -1,0 +1,1 @@
+//! Switchyard benchmarks: see `benches/` and BENCHMARKS.md.
