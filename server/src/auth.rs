@@ -1,0 +1,249 @@
+//! Who may do what (SPEC §4): roles, bearer tokens stored as SHA-256 hashes and compared in
+//! constant time, and the `Auth<R>` extractor that admits a request only with role `R` or
+//! higher — a handler states its role in its signature, so none can forget the check.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::TokenRecord;
+
+/// A token's role; each includes everything the ones before it may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Evaluate, snapshot, stream, OFREP.
+    Sdk,
+    /// + read flags, history, audit, export.
+    Viewer,
+    /// + flip kill switches (the on-call role).
+    Responder,
+    /// + create, change, roll back flags.
+    Editor,
+    /// + delete, import, manage tokens.
+    Admin,
+}
+
+impl Role {
+    /// The lower-case name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sdk => "sdk",
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's name: the actor in the audit trail.
+    pub name: String,
+    /// The token's role.
+    pub role: Role,
+}
+
+/// SHA-256 of a token. Tokens are random and long, so a fast hash is enough: there is no
+/// password to guess.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random token (`sy_` + 256 bits in hex) and its id (64 bits in hex).
+pub fn generate_token() -> Result<(String, String), ApiError> {
+    let mut secret = [0u8; 32];
+    let mut id = [0u8; 8];
+    getrandom::fill(&mut secret)
+        .and_then(|()| getrandom::fill(&mut id))
+        .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    Ok((format!("sy_{}", hex(&secret)), hex(&id)))
+}
+
+struct Known {
+    hash: [u8; 32],
+    caller: Caller,
+}
+
+/// Every token the server accepts: bootstrap tokens from the environment plus the store's.
+pub struct Tokens {
+    bootstrap: Vec<Known>,
+    known: ArcSwap<Vec<Known>>,
+}
+
+impl Tokens {
+    /// Bootstrap tokens (from `SWITCHYARD_ADMIN_TOKEN` / `SWITCHYARD_SDK_TOKEN`), hashed at once.
+    pub fn new(admin: Option<&str>, sdk: Option<&str>) -> Self {
+        let mut bootstrap = Vec::new();
+        for (token, name, role) in [
+            (admin, "env-admin", Role::Admin),
+            (sdk, "env-sdk", Role::Sdk),
+        ] {
+            if let Some(token) = token {
+                bootstrap.push(Known {
+                    hash: hash_token(token),
+                    caller: Caller {
+                        name: name.to_owned(),
+                        role,
+                    },
+                });
+            }
+        }
+        Tokens {
+            bootstrap,
+            known: ArcSwap::from_pointee(Vec::new()),
+        }
+    }
+
+    /// Replaces the stored tokens (after a load or a token change).
+    pub fn set_stored(&self, records: &[TokenRecord]) {
+        let known = records
+            .iter()
+            .filter_map(|r| {
+                let bytes = (0..r.hash.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(r.hash.get(i..i + 2)?, 16).ok())
+                    .collect::<Option<Vec<u8>>>()?;
+                Some(Known {
+                    hash: bytes.try_into().ok()?,
+                    caller: Caller {
+                        name: r.name.clone(),
+                        role: r.role,
+                    },
+                })
+            })
+            .collect();
+        self.known.store(std::sync::Arc::new(known));
+    }
+
+    /// The caller `token` belongs to. Compares against every known hash in constant time
+    /// and without stopping early, so timing says nothing about which hash came close.
+    pub fn verify(&self, token: &str) -> Option<Caller> {
+        let hash = hash_token(token);
+        let stored = self.known.load();
+        let mut found = None;
+        for known in self.bootstrap.iter().chain(stored.iter()) {
+            if bool::from(known.hash.ct_eq(&hash)) {
+                found = Some(known.caller.clone());
+            }
+        }
+        found
+    }
+}
+
+/// A minimum role, as a type: `Auth<Editor>` admits editors and admins.
+pub trait MinRole {
+    /// The lowest role admitted.
+    const ROLE: Role;
+}
+
+macro_rules! min_role {
+    ($($name:ident => $role:expr),* $(,)?) => {$(
+        #[doc = concat!("Admits the `", stringify!($name), "` role and above.")]
+        pub struct $name;
+        impl MinRole for $name {
+            const ROLE: Role = $role;
+        }
+    )*};
+}
+
+min_role!(
+    Sdk => Role::Sdk,
+    Viewer => Role::Viewer,
+    Responder => Role::Responder,
+    Editor => Role::Editor,
+    Admin => Role::Admin,
+);
+
+/// An authenticated caller with at least role `R`: no token → 401, too low a role → 403.
+pub struct Auth<R>(pub Caller, PhantomData<R>);
+
+impl<R> Auth<R> {
+    /// The caller.
+    pub fn caller(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// The token of a request: `Authorization: Bearer …`, or OFREP's `X-API-Key`.
+fn presented_token(req: &HttpRequest) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    headers.get("x-api-key").and_then(|v| v.to_str().ok())
+}
+
+impl<R: MinRole> FromRequest for Auth<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(ApiError::Internal("app state missing".into())));
+        };
+        let caller = presented_token(req).and_then(|t| state.tokens.verify(t));
+        ready(match caller {
+            None => Err(ApiError::Unauthorized),
+            Some(caller) if caller.role < R::ROLE => Err(ApiError::Forbidden {
+                needed: R::ROLE,
+                have: caller.role,
+            }),
+            Some(caller) => Ok(Auth(caller, PhantomData)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifies_bootstrap_and_stored_tokens() {
+        let tokens = Tokens::new(Some("admin-secret-0123456789"), None);
+        let record = TokenRecord {
+            id: "1".into(),
+            name: "ci".into(),
+            role: Role::Editor,
+            hash: hex(&hash_token("stored-secret")),
+            created_at: chrono::Utc::now(),
+            created_by: "env-admin".into(),
+        };
+        tokens.set_stored(&[record]);
+        let admin = tokens.verify("admin-secret-0123456789").unwrap();
+        assert_eq!(
+            (admin.name.as_str(), admin.role),
+            ("env-admin", Role::Admin)
+        );
+        assert_eq!(tokens.verify("stored-secret").unwrap().role, Role::Editor);
+        assert_eq!(tokens.verify("stored-secreT"), None);
+        assert_eq!(tokens.verify(""), None);
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Sdk < Role::Viewer && Role::Viewer < Role::Responder);
+        assert!(Role::Responder < Role::Editor && Role::Editor < Role::Admin);
+    }
+}

@@ -1,0 +1,303 @@
+//! Settings, layered: defaults < optional file (`--config PATH`, TOML) < environment
+//! (`SWITCHYARD_` prefix, `__` between levels: `SWITCHYARD_SERVER__LISTEN`). Bad settings stop
+//! the start with one line naming the key and the reason.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use switchyard_core::Limits;
+
+/// Everything the server can be told.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// HTTP listener and request handling.
+    pub server: ServerSettings,
+    /// Where flags live.
+    pub store: StoreSettings,
+    /// Limits on flags beyond SPEC §1's defaults.
+    pub limits: LimitSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Bootstrap admin token for a first run (`SWITCHYARD_ADMIN_TOKEN`); hashed at start.
+    pub admin_token: Option<String>,
+    /// Bootstrap SDK token (`SWITCHYARD_SDK_TOKEN`); hashed at start.
+    pub sdk_token: Option<String>,
+    /// Seed a few example flags into an empty store (`--demo`).
+    pub demo: bool,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Address and port to listen on (`SWITCHYARD_SERVER__LISTEN`).
+    pub listen: String,
+    /// HTTP worker threads; 0 means one per core (`SWITCHYARD_SERVER__WORKERS`).
+    pub workers: usize,
+    /// Largest request body, in bytes (imports have their own limit).
+    pub body_limit_bytes: usize,
+    /// Largest import body, in bytes.
+    pub import_limit_bytes: usize,
+    /// Admin writes one token may make per minute before getting 429.
+    pub writes_per_minute: u32,
+    /// Seconds between reconciles of the snapshot with the store.
+    pub reconcile_interval_secs: u64,
+    /// Send `Strict-Transport-Security` (set when served over TLS, e.g. behind a proxy).
+    pub hsts: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            body_limit_bytes: 4 * 1024 * 1024,
+            import_limit_bytes: 256 * 1024 * 1024,
+            writes_per_minute: 120,
+            reconcile_interval_secs: 5,
+            hsts: false,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct StoreSettings {
+    /// The embedded store's directory (`SWITCHYARD_STORE__DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// A Redis URL selects the Redis store (`SWITCHYARD_STORE__REDIS_URL`).
+    pub redis_url: Option<String>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            data_dir: PathBuf::from("./switchyard-data"),
+            redis_url: None,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Most users in one whitelist (SPEC: 10,000 unless raised).
+    pub max_whitelist: usize,
+    /// Most markets on one flag.
+    pub max_markets: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let core = Limits::default();
+        LimitSettings {
+            max_whitelist: core.max_whitelist,
+            max_markets: core.max_markets,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `switchyard_server=debug`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// Bad settings: which key, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// The shortest token accepted from the environment: shorter ones are guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+impl Settings {
+    /// Loads defaults < `file` < the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load_from(file, None)
+    }
+
+    /// Like [`Settings::load`], reading `env` instead of the process environment (tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "--config {}: no such file",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path));
+        }
+        let env = config::Environment::with_prefix("SWITCHYARD")
+            .prefix_separator("_")
+            .separator("__")
+            .source(env);
+        let settings: Settings = builder
+            .add_source(env)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        if let Err(e) = self.server.listen.parse::<SocketAddr>() {
+            return bad(
+                "SWITCHYARD_SERVER__LISTEN",
+                format!("{:?} is not an address:port ({e})", self.server.listen),
+            );
+        }
+        if self.server.workers > 1024 {
+            return bad(
+                "SWITCHYARD_SERVER__WORKERS",
+                "must be 0 (one per core) to 1024".into(),
+            );
+        }
+        if self.server.writes_per_minute == 0 {
+            return bad(
+                "SWITCHYARD_SERVER__WRITES_PER_MINUTE",
+                "must be at least 1".into(),
+            );
+        }
+        if self.server.reconcile_interval_secs == 0 {
+            return bad(
+                "SWITCHYARD_SERVER__RECONCILE_INTERVAL_SECS",
+                "must be at least 1".into(),
+            );
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return bad(
+                "SWITCHYARD_SERVER__BODY_LIMIT_BYTES",
+                "must be at least 1024".into(),
+            );
+        }
+        if self.store.redis_url.is_some() {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_URL",
+                "the Redis store is not available in this version; unset it to use the \
+                 embedded store"
+                    .into(),
+            );
+        }
+        for (key, token) in [
+            ("SWITCHYARD_ADMIN_TOKEN", &self.admin_token),
+            ("SWITCHYARD_SDK_TOKEN", &self.sdk_token),
+        ] {
+            if let Some(token) = token
+                && (token.len() < MIN_TOKEN_LEN || token.chars().any(char::is_whitespace))
+            {
+                return bad(
+                    key,
+                    format!(
+                        "must be at least {MIN_TOKEN_LEN} characters with no spaces (the \
+                         value is not shown)"
+                    ),
+                );
+            }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad(
+                "SWITCHYARD_LOG__FORMAT",
+                format!("{:?} is neither \"text\" nor \"json\"", self.log.format),
+            );
+        }
+        Ok(())
+    }
+
+    /// The flag limits these settings ask for.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_whitelist: self.limits.max_whitelist,
+            max_markets: self.limits.max_markets,
+            ..Limits::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("switchyard.toml");
+        std::fs::write(&file, "[server]\nlisten = \"0.0.0.0:9000\"\nworkers = 3\n").unwrap();
+        let settings = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("SWITCHYARD_SERVER__WORKERS", "5"),
+                ("SWITCHYARD_STORE__DATA_DIR", "/tmp/sy"),
+                ("SWITCHYARD_ADMIN_TOKEN", "a-long-enough-admin-token"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.listen, "0.0.0.0:9000");
+        assert_eq!(settings.server.workers, 5);
+        assert_eq!(settings.store.data_dir, PathBuf::from("/tmp/sy"));
+        assert_eq!(
+            settings.admin_token.as_deref(),
+            Some("a-long-enough-admin-token")
+        );
+        assert_eq!(settings.server.writes_per_minute, 120);
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        let cases = [
+            (
+                "SWITCHYARD_SERVER__LISTEN",
+                "nowhere",
+                "SWITCHYARD_SERVER__LISTEN",
+            ),
+            ("SWITCHYARD_SERVER__WORKERS", "many", "workers"),
+            (
+                "SWITCHYARD_STORE__REDIS_URL",
+                "redis://x",
+                "SWITCHYARD_STORE__REDIS_URL",
+            ),
+            ("SWITCHYARD_ADMIN_TOKEN", "short", "SWITCHYARD_ADMIN_TOKEN"),
+            ("SWITCHYARD_LOG__FORMAT", "xml", "SWITCHYARD_LOG__FORMAT"),
+        ];
+        for (key, value, named) in cases {
+            let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(named), "{key}: {err}");
+            assert!(!err.to_string().contains('\n'), "{key}: {err}");
+        }
+        let err = Settings::load_from(Some(Path::new("/nope.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("/nope.toml"));
+    }
+}

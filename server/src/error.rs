@@ -1,0 +1,240 @@
+//! `ApiError` and the one place errors become responses: `application/problem+json` with
+//! `type`, `title`, `status`, `detail` (RFC 9457) and a few extension members. The
+//! framework's own rejections (405, unparsable paths…) are rewritten here too, so no client
+//! ever gets a plain-text error. A 500 says "internal error"; the detail goes to the log.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+use switchyard_core::ValidationError;
+
+use crate::auth::Role;
+use crate::store::StoreError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or a parameter is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The flag or backup is impossible; every problem is listed.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// No token, or an unknown one.
+    #[error("a valid token is required: send `Authorization: Bearer <token>`")]
+    Unauthorized,
+    /// The token's role is too low.
+    #[error("this needs the {needed} role or higher; the token has the {have} role")]
+    Forbidden {
+        /// The lowest role admitted.
+        needed: Role,
+        /// The caller's role.
+        have: Role,
+    },
+    /// No flag has this key.
+    #[error("no flag has the key {0:?}")]
+    FlagNotFound(String),
+    /// Something else does not exist (a version, a token, a route).
+    #[error("{0}")]
+    NotFound(String),
+    /// The write was based on a stale version; nothing changed.
+    #[error("{message}")]
+    Conflict {
+        /// What clashed.
+        message: String,
+        /// The version the flag has now (`None`: it does not exist).
+        current_version: Option<u64>,
+    },
+    /// The body is over the limit.
+    #[error("the request body is over the limit of {0} bytes")]
+    TooLarge(usize),
+    /// Too many admin writes from this caller.
+    #[error("too many writes from this token: retry in {0} s")]
+    RateLimited(u64),
+    /// The store cannot take writes now; nothing was written.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict {
+                key,
+                expected,
+                current,
+            } => {
+                let at = |v: Option<u64>| v.map_or("absent".to_owned(), |v| format!("version {v}"));
+                ApiError::Conflict {
+                    message: format!(
+                        "flag {key:?} is {} but the change expected it {}; nothing was \
+                         changed: read it again and retry",
+                        at(current),
+                        at(expected)
+                    ),
+                    current_version: current,
+                }
+            }
+            StoreError::Token(message) => ApiError::Conflict {
+                message,
+                current_version: None,
+            },
+            StoreError::Unavailable(why) => ApiError::Unavailable(format!(
+                "the store is unavailable ({why}); nothing was written: retry when \
+                 /health/ready reports ready"
+            )),
+            StoreError::Corrupt(why) => ApiError::Internal(format!("corrupt store record: {why}")),
+        }
+    }
+}
+
+impl ApiError {
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => ("bad-request", "Bad request"),
+            ApiError::Invalid(_) => ("invalid", "Invalid flag"),
+            ApiError::Unauthorized => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden { .. } => ("forbidden", "Forbidden"),
+            ApiError::FlagNotFound(_) => ("flag-not-found", "Flag not found"),
+            ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::Conflict { .. } => ("conflict", "Conflict"),
+            ApiError::TooLarge(_) => ("too-large", "Payload too large"),
+            ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
+            ApiError::Unavailable(_) => ("unavailable", "Store unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal error"),
+        }
+    }
+
+    fn extensions(&self) -> Map<String, Value> {
+        let mut ext = Map::new();
+        match self {
+            ApiError::Invalid(e) => {
+                ext.insert("problems".into(), json!(e.problems));
+            }
+            ApiError::Forbidden { needed, have } => {
+                ext.insert("required_role".into(), json!(needed));
+                ext.insert("role".into(), json!(have));
+            }
+            ApiError::FlagNotFound(key) => {
+                // The evaluation's answer too, for clients that read only these fields.
+                ext.insert("flag".into(), json!(key));
+                ext.insert("enabled".into(), json!(false));
+                ext.insert("variant".into(), json!("off"));
+                ext.insert("reason".into(), json!("FLAG_NOT_FOUND"));
+            }
+            ApiError::Conflict {
+                current_version, ..
+            } => {
+                ext.insert("current_version".into(), json!(current_version));
+            }
+            _ => {}
+        }
+        ext
+    }
+}
+
+/// A problem+json response.
+pub fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> HttpResponse {
+    problem_with(status, slug, title, detail, Map::new())
+}
+
+fn problem_with(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: &str,
+    extensions: Map<String, Value>,
+) -> HttpResponse {
+    let mut body = Map::new();
+    body.insert(
+        "type".into(),
+        json!(format!("urn:switchyard:problem:{slug}")),
+    );
+    body.insert("title".into(), json!(title));
+    body.insert("status".into(), json!(status.as_u16()));
+    body.insert("detail".into(), json!(detail));
+    body.extend(extensions);
+    HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .body(Value::Object(body).to_string())
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::FlagNotFound(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+        let (slug, title) = self.slug_and_title();
+        let mut response = problem_with(
+            self.status_code(),
+            slug,
+            title,
+            &self.to_string(),
+            self.extensions(),
+        );
+        let headers = response.headers_mut();
+        match self {
+            ApiError::RateLimited(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The fallback for error responses the framework built itself (405, a payload it refused…):
+/// a body that is not already JSON is replaced by a problem+json one with the same status.
+pub fn rewrite_framework_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let detail = match status {
+        StatusCode::NOT_FOUND => "no such route: see the API section of the README".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{} is not allowed on this route", res.request().method())
+        }
+        _ => title.to_owned(),
+    };
+    let slug = title.to_ascii_lowercase().replace(' ', "-");
+    let (req, _) = res.into_parts();
+    let response: HttpResponse<BoxBody> = problem(status, &slug, title, &detail);
+    let res = ServiceResponse::new(req, response).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}

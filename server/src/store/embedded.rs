@@ -1,0 +1,280 @@
+//! The embedded store, the default: one redb file in the data dir, for a single instance.
+//! Each commit is one redb write transaction (version checks included), fsynced before it
+//! returns, so a restart keeps every flag, version, history and audit entry, and every token.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use switchyard_core::{Flag, KillSwitch};
+
+use super::{AuditEntry, AuditQuery, Change, Commit, Loaded, Store, StoreError, TokenRecord};
+
+const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const REVISION: &str = "revision";
+const KILL_SWITCH: &str = "global_kill_switch";
+
+/// The redb-backed store. Cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Unavailable(e.into().to_string())
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own model types to JSON cannot fail (no maps with non-string keys).
+    serde_json::to_vec(value).expect("model types serialise")
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `data_dir/switchyard.redb`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let path = data_dir.join("switchyard.redb");
+        let db = Database::create(&path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        // Create every table once, so readers never meet a missing one.
+        let txn = db.begin_write().map_err(db_err)?;
+        for table in [FLAGS, TOKENS, META] {
+            txn.open_table(table).map_err(db_err)?;
+        }
+        txn.open_table(HISTORY).map_err(db_err)?;
+        txn.open_table(AUDIT).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(EmbeddedStore { db: Arc::new(db) })
+    }
+
+    /// Runs blocking redb work off the async executor.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
+fn read_revision(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64, StoreError> {
+    match table.get(REVISION).map_err(db_err)? {
+        Some(bytes) => decode(bytes.value()),
+        None => Ok(0),
+    }
+}
+
+fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<u64, StoreError> {
+    let mut flags = txn.open_table(FLAGS).map_err(db_err)?;
+    let mut history = txn.open_table(HISTORY).map_err(db_err)?;
+    let mut tokens = txn.open_table(TOKENS).map_err(db_err)?;
+    let mut meta = txn.open_table(META).map_err(db_err)?;
+    let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
+    for change in commit.changes {
+        match change {
+            Change::PutFlag { flag, expected } => {
+                let current = match flags.get(flag.key.as_str()).map_err(db_err)? {
+                    Some(bytes) => Some(decode::<Flag>(bytes.value())?.version),
+                    None => None,
+                };
+                if current != expected {
+                    return Err(StoreError::Conflict {
+                        key: flag.key,
+                        expected,
+                        current,
+                    });
+                }
+                let bytes = encode(&flag);
+                flags
+                    .insert(flag.key.as_str(), bytes.as_slice())
+                    .map_err(db_err)?;
+                history
+                    .insert((flag.key.as_str(), flag.version), bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+            Change::DeleteFlag { key, expected } => {
+                let current = match flags.get(key.as_str()).map_err(db_err)? {
+                    Some(bytes) => Some(decode::<Flag>(bytes.value())?.version),
+                    None => None,
+                };
+                if current != Some(expected) {
+                    return Err(StoreError::Conflict {
+                        key,
+                        expected: Some(expected),
+                        current,
+                    });
+                }
+                flags.remove(key.as_str()).map_err(db_err)?;
+            }
+            Change::SetGlobalKillSwitch(switch) => {
+                meta.insert(KILL_SWITCH, encode(&switch).as_slice())
+                    .map_err(db_err)?;
+            }
+            Change::CreateToken(record) => {
+                for entry in tokens.iter().map_err(db_err)? {
+                    let (_, bytes) = entry.map_err(db_err)?;
+                    if decode::<TokenRecord>(bytes.value())?.name == record.name {
+                        return Err(StoreError::Token(format!(
+                            "a token named {:?} exists already",
+                            record.name
+                        )));
+                    }
+                }
+                tokens
+                    .insert(record.id.as_str(), encode(&record).as_slice())
+                    .map_err(db_err)?;
+            }
+            Change::RevokeToken { id } => {
+                if tokens.remove(id.as_str()).map_err(db_err)?.is_none() {
+                    return Err(StoreError::Token(format!("no token has id {id:?}")));
+                }
+            }
+        }
+    }
+    let first_id = match audit.last().map_err(db_err)? {
+        Some((id, _)) => id.value() + 1,
+        None => 1,
+    };
+    for (id, mut entry) in (first_id..).zip(commit.audit) {
+        entry.id = id;
+        audit
+            .insert(id, encode(&entry).as_slice())
+            .map_err(db_err)?;
+    }
+    let revision = read_revision(&meta)? + 1;
+    meta.insert(REVISION, encode(&revision).as_slice())
+        .map_err(db_err)?;
+    Ok(revision)
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn load(&self) -> Result<Loaded, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let meta = txn.open_table(META).map_err(db_err)?;
+            let global_kill_switch = match meta.get(KILL_SWITCH).map_err(db_err)? {
+                Some(bytes) => decode(bytes.value())?,
+                None => KillSwitch::default(),
+            };
+            let table = txn.open_table(FLAGS).map_err(db_err)?;
+            let mut flags = Vec::new();
+            for entry in table.iter().map_err(db_err)? {
+                let (_, bytes) = entry.map_err(db_err)?;
+                flags.push(decode(bytes.value())?);
+            }
+            Ok(Loaded {
+                revision: read_revision(&meta)?,
+                global_kill_switch,
+                flags,
+            })
+        })
+        .await
+    }
+
+    async fn revision(&self) -> Result<u64, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            read_revision(&txn.open_table(META).map_err(db_err)?)
+        })
+        .await
+    }
+
+    async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(FLAGS).map_err(db_err)?;
+            match table.get(key.as_str()).map_err(db_err)? {
+                Some(bytes) => decode(bytes.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<u64, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            // On error `txn` is dropped uncommitted: redb aborts it, nothing is written.
+            let revision = apply(&txn, commit)?;
+            txn.commit().map_err(db_err)?;
+            Ok(revision)
+        })
+        .await
+    }
+
+    async fn history(&self, key: &str) -> Result<Vec<Flag>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(HISTORY).map_err(db_err)?;
+            let range = (key.as_str(), 0)..=(key.as_str(), u64::MAX);
+            let mut versions = Vec::new();
+            for entry in table.range(range).map_err(db_err)? {
+                let (_, bytes) = entry.map_err(db_err)?;
+                versions.push(decode(bytes.value())?);
+            }
+            Ok(versions)
+        })
+        .await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = query.clone();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(AUDIT).map_err(db_err)?;
+            let mut found = Vec::new();
+            for entry in table
+                .range(..query.before.unwrap_or(u64::MAX))
+                .map_err(db_err)?
+                .rev()
+            {
+                let (_, bytes) = entry.map_err(db_err)?;
+                let entry: AuditEntry = decode(bytes.value())?;
+                if query.matches(&entry) {
+                    found.push(entry);
+                    if found.len() >= query.limit {
+                        break;
+                    }
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(TOKENS).map_err(db_err)?;
+            let mut records = Vec::new();
+            for entry in table.iter().map_err(db_err)? {
+                let (_, bytes) = entry.map_err(db_err)?;
+                records.push(decode(bytes.value())?);
+            }
+            Ok(records)
+        })
+        .await
+    }
+}

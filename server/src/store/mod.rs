@@ -1,0 +1,178 @@
+//! Persistence: the `Store` trait every backend implements, and the records it keeps.
+//! A write is a [`Commit`]: several changes and their audit entries, applied all or nothing,
+//! with every version check inside the same step.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchyard_core::{Flag, KillSwitch};
+
+use crate::auth::Role;
+
+pub mod embedded;
+
+/// Everything evaluations need, read at one revision.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    /// Grows by one with every commit: the snapshot version.
+    pub revision: u64,
+    /// The global kill switch.
+    pub global_kill_switch: KillSwitch,
+    /// Every flag.
+    pub flags: Vec<Flag>,
+}
+
+/// One change inside a [`Commit`].
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// Write `flag` (its `version` already set by the caller). `expected` is the version the
+    /// stored flag must have now; `None` means the flag must not exist.
+    PutFlag {
+        /// The new state.
+        flag: Flag,
+        /// The version the write is based on.
+        expected: Option<u64>,
+    },
+    /// Delete the flag, which must be at version `expected`. Its history is kept.
+    DeleteFlag {
+        /// The flag's key.
+        key: String,
+        /// The version the delete is based on.
+        expected: u64,
+    },
+    /// Replace the global kill switch.
+    SetGlobalKillSwitch(KillSwitch),
+    /// Add a token; its name must be unused.
+    CreateToken(TokenRecord),
+    /// Remove the token with this id.
+    RevokeToken {
+        /// The token's id.
+        id: String,
+    },
+}
+
+/// Changes and their audit entries, applied atomically.
+#[derive(Clone, Debug, Default)]
+pub struct Commit {
+    /// What changes, in order.
+    pub changes: Vec<Change>,
+    /// What the audit trail records of it (ids are the store's to assign).
+    pub audit: Vec<AuditEntry>,
+}
+
+/// One line of the audit trail: who did what to which flag, when and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Assigned by the store, growing: newer entries have larger ids.
+    #[serde(default)]
+    pub id: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The token name that did it.
+    pub actor: String,
+    /// What was done, e.g. `flag.update`, `kill_switch.activate`.
+    pub action: String,
+    /// The flag concerned, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+    /// The state before (a flag, the kill switch, a token without its hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// The state after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// The reason the caller gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Which audit entries to read: newest first, `limit` at most, older than `before`.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only entries about this flag.
+    pub flag: Option<String>,
+    /// Only entries by this actor.
+    pub actor: Option<String>,
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only entries with an id below this one (the paging cursor).
+    pub before: Option<u64>,
+    /// At most this many entries.
+    pub limit: usize,
+}
+
+impl AuditQuery {
+    /// Whether `entry` passes every filter but the cursor and limit.
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        self.flag
+            .as_ref()
+            .is_none_or(|f| entry.flag.as_ref() == Some(f))
+            && self.actor.as_ref().is_none_or(|a| &entry.actor == a)
+            && self.since.is_none_or(|t| entry.at >= t)
+            && self.until.is_none_or(|t| entry.at < t)
+    }
+}
+
+/// An API token as stored: its hash, never the token itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Short random id, used to revoke it.
+    pub id: String,
+    /// Unique name: the actor recorded in the audit trail.
+    pub name: String,
+    /// What the token may do.
+    pub role: Role,
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Who created it.
+    pub created_by: String,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A version check failed: the write was based on a stale state. Nothing was written.
+    #[error("flag {key:?} is at version {current:?}, not {expected:?}")]
+    Conflict {
+        /// The flag concerned.
+        key: String,
+        /// The version the write expected (`None`: absent).
+        expected: Option<u64>,
+        /// The version it has (`None`: absent).
+        current: Option<u64>,
+    },
+    /// A token name is taken, or a token id is unknown.
+    #[error("{0}")]
+    Token(String),
+    /// The store cannot be reached or failed; nothing was written.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// A place flags, history, audit and tokens live. Implementations apply a [`Commit`]
+/// atomically, version checks included, and bump the revision by one per commit.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Every flag and the kill switch, at one revision.
+    async fn load(&self) -> Result<Loaded, StoreError>;
+    /// The current revision alone (cheap: reconciling compares it).
+    async fn revision(&self) -> Result<u64, StoreError>;
+    /// One flag as stored now.
+    async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError>;
+    /// Applies every change and audit entry, or none; returns the new revision.
+    async fn commit(&self, commit: Commit) -> Result<u64, StoreError>;
+    /// Every stored version of a flag, oldest first (kept after a delete).
+    async fn history(&self, key: &str) -> Result<Vec<Flag>, StoreError>;
+    /// Audit entries, newest first, filtered and paged.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Every token record.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+}
