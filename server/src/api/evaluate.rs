@@ -1,0 +1,126 @@
+//! Native evaluation (`POST /v1/evaluate`, `POST /v1/evaluate/bulk`) and the SDK's snapshot
+//! (`GET /v1/snapshot`). Answered from the in-memory snapshot only: no store call, no lock.
+
+use std::borrow::Cow;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use switchyard_core::{Context, Decision, Reason, Snapshot, Variant};
+
+use super::{Body, bulk_etag, none_match, parse_json, resource};
+use crate::auth::{Auth, Sdk};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Registers the evaluation routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/evaluate").route(web::post().to(evaluate)))
+        .service(resource("/v1/evaluate/bulk").route(web::post().to(evaluate_bulk)))
+        .service(resource("/v1/snapshot").route(web::get().to(snapshot)));
+}
+
+#[derive(Deserialize)]
+struct EvalRequest<'a> {
+    #[serde(borrow)]
+    flag: Cow<'a, str>,
+    #[serde(default, borrow)]
+    context: Context<'a>,
+}
+
+#[derive(Default, Deserialize)]
+struct BulkRequest<'a> {
+    #[serde(default, borrow)]
+    context: Context<'a>,
+}
+
+/// One decision on the wire: `{"flag", "enabled", "variant", "reason", "version"}`.
+#[derive(Serialize)]
+struct EvalAnswer<'a> {
+    flag: &'a str,
+    enabled: bool,
+    variant: Variant,
+    reason: Reason,
+    version: Option<u64>,
+}
+
+impl<'a> EvalAnswer<'a> {
+    fn new(flag: &'a str, d: Decision) -> Self {
+        EvalAnswer {
+            flag,
+            enabled: d.enabled,
+            variant: d.variant,
+            reason: d.reason,
+            version: d.version,
+        }
+    }
+}
+
+async fn evaluate(
+    state: web::Data<AppState>,
+    _: Auth<Sdk>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    let request: EvalRequest<'_> = parse_json(&body.0)?;
+    let published = state.published();
+    let decision = published.snapshot.evaluate(&request.flag, &request.context);
+    state.metrics.count_decision(decision.reason);
+    if decision.reason == Reason::FlagNotFound {
+        return Err(ApiError::FlagNotFound(request.flag.into_owned()));
+    }
+    Ok(HttpResponse::Ok().json(EvalAnswer::new(&request.flag, decision)))
+}
+
+/// Every flag's decision for one context, sorted by key.
+pub fn evaluate_all<'s>(
+    state: &AppState,
+    snapshot: &'s Snapshot,
+    ctx: &Context<'_>,
+) -> Vec<(&'s switchyard_core::Flag, Decision)> {
+    snapshot
+        .sorted_flags()
+        .into_iter()
+        .map(|flag| {
+            let decision = switchyard_core::evaluate(snapshot, &flag.key, ctx);
+            state.metrics.count_decision(decision.reason);
+            (flag, decision)
+        })
+        .collect()
+}
+
+async fn evaluate_bulk(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _: Auth<Sdk>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    let request: BulkRequest<'_> = super::parse_optional_json(&body.0)?;
+    let published = state.published();
+    let etag = bulk_etag(published.snapshot.version, &request.context);
+    if none_match(req.headers(), &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let flags: Vec<EvalAnswer<'_>> = evaluate_all(&state, &published.snapshot, &request.context)
+        .into_iter()
+        .map(|(flag, d)| EvalAnswer::new(&flag.key, d))
+        .collect();
+    let answer = serde_json::json!({"version": published.snapshot.version, "flags": flags});
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .json(answer))
+}
+
+async fn snapshot(req: HttpRequest, state: web::Data<AppState>, _: Auth<Sdk>) -> HttpResponse {
+    let published = state.published();
+    let etag = (header::ETAG, published.etag.clone());
+    if none_match(req.headers(), &published.etag) {
+        return HttpResponse::NotModified().insert_header(etag).finish();
+    }
+    HttpResponse::Ok()
+        .insert_header(etag)
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .content_type("application/json")
+        .body(published.body.clone())
+}

@@ -1,0 +1,139 @@
+//! The HTTP API, one module per area, each with its own `configure`; and what they share:
+//! the body extractor (size limit → 413), JSON parsing (→ 400), and ETag helpers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use switchyard_core::Context;
+
+use crate::config::ServerSettings;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub mod audit;
+pub mod backup;
+pub mod evaluate;
+pub mod flags;
+pub mod health;
+pub mod kill;
+pub mod ofrep;
+pub mod tokens;
+
+/// Registers every route; bodies may be up to the settings' limits.
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
+    cfg.app_data(web::PayloadConfig::new(settings.body_limit_bytes));
+    evaluate::configure(cfg);
+    ofrep::configure(cfg);
+    flags::configure(cfg);
+    kill::configure(cfg);
+    audit::configure(cfg);
+    backup::configure(cfg, settings.import_limit_bytes);
+    tokens::configure(cfg);
+    health::configure(cfg);
+}
+
+/// A route whose other methods answer 405 (rewritten to problem+json like every error).
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async {
+        actix_web::HttpResponse::MethodNotAllowed().finish()
+    }))
+}
+
+/// A request body, read up to the route's limit; over it → 413 problem+json.
+pub struct Body(pub web::Bytes);
+
+impl FromRequest for Body {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<AppState>>().map_or(0, |s| {
+            if req.path().ends_with("/import") {
+                s.settings.server.import_limit_bytes
+            } else {
+                s.settings.server.body_limit_bytes
+            }
+        });
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            bytes.await.map(Body).map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::TooLarge(limit)
+                } else {
+                    ApiError::BadRequest(format!("could not read the request body: {e}"))
+                }
+            })
+        })
+    }
+}
+
+/// Parses a JSON body, borrowing strings from it where it can.
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("the request needs a JSON body".into()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Parses an optional JSON body: empty means the default.
+pub fn parse_optional_json<'a, T: Deserialize<'a> + Default>(
+    body: &'a [u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(body)
+    }
+}
+
+/// The flag version in `If-Match` (`"7"`, `7` or `W/"7"`); `*` or no header → `None`.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse().map(Some).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "If-Match {text:?} is not a flag version: send the ETag of GET /v1/flags/{{key}}, e.g. \"7\""
+        ))
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`).
+pub fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+/// The ETag of a bulk evaluation: the snapshot version and what of the context decides
+/// (user and market), hashed with a fixed function so every instance agrees.
+pub fn bulk_etag(version: u64, ctx: &Context<'_>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(version.to_le_bytes());
+    if let Some(user) = ctx.user_id() {
+        hasher.update(b"u");
+        hasher.update(user.as_bytes());
+    }
+    hasher.update([0]);
+    if let Some(market) = &ctx.market {
+        hasher.update(b"m");
+        hasher.update(market.to_ascii_uppercase().as_bytes());
+    }
+    let digest = hasher.finalize();
+    format!("\"v{version}-{}\"", crate::auth::hex(&digest[..8]))
+}

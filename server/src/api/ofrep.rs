@@ -1,0 +1,128 @@
+//! OFREP, the OpenFeature Remote Evaluation Protocol (`testdata/ofrep/openapi.yaml`), so stock
+//! OpenFeature SDKs can use Switchyard. Errors answer in OFREP's own shape
+//! (`key`, `errorCode`, `errorDetails`), not problem+json.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchyard_core::{Context, Decision, Flag, Reason, openfeature};
+
+use super::evaluate::evaluate_all;
+use super::{Body, bulk_etag, none_match, resource};
+use crate::auth::{Auth, Sdk};
+use crate::state::AppState;
+
+/// Registers the OFREP routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/ofrep/v1/evaluate/flags/{key}").route(web::post().to(evaluate)))
+        .service(resource("/ofrep/v1/evaluate/flags").route(web::post().to(evaluate_bulk)));
+}
+
+/// An OFREP error answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{details}")]
+pub struct OfrepError {
+    status: StatusCode,
+    key: Option<String>,
+    code: &'static str,
+    details: String,
+}
+
+impl ResponseError for OfrepError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut body = json!({"errorCode": self.code, "errorDetails": self.details});
+        if let Some(key) = &self.key {
+            body["key"] = json!(key);
+        }
+        HttpResponse::build(self.status).json(body)
+    }
+}
+
+#[derive(Default, Deserialize)]
+struct OfrepRequest<'a> {
+    #[serde(default, borrow)]
+    context: Context<'a>,
+}
+
+/// Parses the body: not JSON → `PARSE_ERROR`; JSON of the wrong shape → `INVALID_CONTEXT`.
+fn parse<'a>(body: &'a [u8], key: Option<&str>) -> Result<OfrepRequest<'a>, OfrepError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(OfrepRequest::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        OfrepError {
+            status: StatusCode::BAD_REQUEST,
+            key: key.map(str::to_owned),
+            code: if is_json {
+                "INVALID_CONTEXT"
+            } else {
+                "PARSE_ERROR"
+            },
+            details: format!("invalid request body: {e}"),
+        }
+    })
+}
+
+/// One flag's OFREP success object.
+fn success(key: &str, decision: &Decision, flag: Option<&Flag>) -> Value {
+    json!({
+        "key": key,
+        "value": decision.enabled,
+        "variant": decision.variant.as_str(),
+        "reason": openfeature::reason(decision, flag),
+        "metadata": {"reason": decision.reason.as_str(), "version": decision.version.unwrap_or(0)},
+    })
+}
+
+async fn evaluate(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+    _: Auth<Sdk>,
+    body: Body,
+) -> Result<HttpResponse, OfrepError> {
+    let request = parse(&body.0, Some(&key))?;
+    let published = state.published();
+    let snapshot = &published.snapshot;
+    let decision = snapshot.evaluate(&key, &request.context);
+    state.metrics.count_decision(decision.reason);
+    if decision.reason == Reason::FlagNotFound {
+        return Err(OfrepError {
+            status: StatusCode::NOT_FOUND,
+            key: Some(key.into_inner()),
+            code: "FLAG_NOT_FOUND",
+            details: "no flag has this key".into(),
+        });
+    }
+    Ok(HttpResponse::Ok().json(success(&key, &decision, snapshot.get(&key))))
+}
+
+async fn evaluate_bulk(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _: Auth<Sdk>,
+    body: Body,
+) -> Result<HttpResponse, OfrepError> {
+    let request = parse(&body.0, None)?;
+    let published = state.published();
+    let snapshot = &published.snapshot;
+    let etag = bulk_etag(snapshot.version, &request.context);
+    if none_match(req.headers(), &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let flags: Vec<Value> = evaluate_all(&state, snapshot, &request.context)
+        .into_iter()
+        .map(|(flag, d)| success(&flag.key, &d, Some(flag)))
+        .collect();
+    let answer = json!({"flags": flags, "metadata": {"version": snapshot.version.to_string()}});
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .json(answer))
+}

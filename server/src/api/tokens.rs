@@ -1,0 +1,55 @@
+//! Token management, for admins: issue (the plain token is in the answer, once), list
+//! (never a hash), revoke.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::{Body, parse_json, resource};
+use crate::auth::{Admin, Auth, Role};
+use crate::changes::{TokenInfo, Writer};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Registers the token routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/v1/tokens")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/v1/tokens/{id}").route(web::delete().to(revoke)));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    name: String,
+    role: Role,
+}
+
+async fn list(state: web::Data<AppState>, _: Auth<Admin>) -> Result<HttpResponse, ApiError> {
+    let records = state.store.tokens().await?;
+    let tokens: Vec<TokenInfo> = records.iter().map(TokenInfo::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"tokens": tokens})))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    auth: Auth<Admin>,
+    body: Body,
+) -> Result<HttpResponse, ApiError> {
+    let request: CreateRequest = parse_json(&body.0)?;
+    let writer = Writer::new(&state, auth.caller())?;
+    let issued = writer.create_token(&request.name, request.role).await?;
+    Ok(HttpResponse::Created().json(issued))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    auth: Auth<Admin>,
+) -> Result<HttpResponse, ApiError> {
+    let writer = Writer::new(&state, auth.caller())?;
+    writer.revoke_token(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,142 @@
+//! The one place routes and middleware are wired: `Application::build` opens the store,
+//! loads the first snapshot, binds the listener (port 0 works: tests read `port()`), and
+//! returns a server ready to run.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+
+use crate::config::Settings;
+use crate::error::{self, ApiError};
+use crate::state::AppState;
+use crate::store::Store;
+use crate::store::embedded::EmbeddedStore;
+use crate::{api, demo, sync};
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    /// Opens the store, loads the snapshot, seeds the demo if asked, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store: Arc<dyn Store> = Arc::new(
+            EmbeddedStore::open(&settings.store.data_dir).context("opening the embedded store")?,
+        );
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        Application::build_with(settings, store, listener).await
+    }
+
+    /// Like [`Application::build`], with the store and listener given (tests).
+    pub async fn build_with(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let state = Arc::new(AppState::new(settings, store));
+        sync::refresh(&state)
+            .await
+            .context("loading flags from the store")?;
+        if state.settings.demo {
+            demo::seed(&state).await.context("seeding the demo flags")?;
+        }
+        let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
+        sync::spawn_reconciler(&state, interval);
+
+        let data = web::Data::from(state.clone());
+        let server_settings = state.settings.server.clone();
+        let mut server = HttpServer::new(move || {
+            let mut headers = DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "no-referrer"))
+                .add((
+                    "Content-Security-Policy",
+                    "default-src 'none'; frame-ancestors 'none'",
+                ));
+            if server_settings.hsts {
+                headers = headers.add((
+                    "Strict-Transport-Security",
+                    "max-age=31536000; includeSubDomains",
+                ));
+            }
+            let server_settings = server_settings.clone();
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest(format!("invalid query string: {e}")).into()
+                }))
+                .app_data(web::PathConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest(format!("invalid path: {e}")).into()
+                }))
+                .configure(|cfg| api::configure(cfg, &server_settings))
+                .default_service(web::to(|| async {
+                    actix_web::HttpResponse::NotFound().finish()
+                }))
+                .wrap(ErrorHandlers::new().default_handler(error::rewrite_framework_errors))
+                .wrap(headers)
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service as _;
+                    let started = Instant::now();
+                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let method = req.method().as_str().to_owned();
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
+                    let call = srv.call(req);
+                    async move {
+                        let res = call.await?;
+                        if let Some(state) = state {
+                            let status = res.status().as_u16().to_string();
+                            let m = &state.metrics;
+                            m.http_requests
+                                .with_label_values(&[&route, &method, &status])
+                                .inc();
+                            m.http_duration
+                                .with_label_values(&[&route])
+                                .observe(started.elapsed().as_secs_f64());
+                        }
+                        Ok(res)
+                    }
+                })
+        })
+        .listen(listener)?;
+        if state.settings.server.workers > 0 {
+            server = server.workers(state.settings.server.workers);
+        }
+        Ok(Application {
+            server: server.shutdown_timeout(10).run(),
+            port,
+            state,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests inspect it).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server (gracefully with `stop(true)`).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then stops gracefully (in-flight requests finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        drop(self.state);
+        self.server.await
+    }
+}

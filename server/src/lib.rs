@@ -1,0 +1,31 @@
+//! Switchyard's flag server: evaluations answered from an in-memory snapshot, an admin API
+//! with versioned writes, kill switches, roles and an audit trail, OFREP for OpenFeature
+//! SDKs, and an embedded store that needs nothing but a disk.
+//!
+//! # Layout
+//! - [`config`]: settings, layered defaults < file < `SWITCHYARD_*` environment.
+//! - [`app`]: builds the server; the one place routes and middleware are wired.
+//! - [`state`]: `AppState`, shared by every request; the published snapshot.
+//! - [`api`]: one module per API area, each with `configure`.
+//! - [`auth`]: roles, hashed tokens, the `Auth<Role>` extractor.
+//! - [`changes`]: every write, versioned, validated and audited.
+//! - [`error`]: `ApiError` and the only problem+json rendering.
+//! - [`store`]: the `Store` trait and its embedded (redb) implementation.
+//! - [`sync`]: keeps the snapshot current (refresh after writes, periodic reconcile).
+//! - [`metrics`]: Prometheus metrics.
+//! - [`demo`]: example flags for a first run.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod changes;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod state;
+pub mod store;
+pub mod sync;
+
+pub use app::Application;
+pub use config::Settings;

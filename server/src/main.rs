@@ -1,0 +1,43 @@
+//! `switchyard-server`: loads settings, starts logging, runs the server until SIGTERM.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use switchyard_server::{Application, Settings};
+use tracing_subscriber::EnvFilter;
+
+/// Switchyard's flag server. Settings: defaults < --config file < SWITCHYARD_* environment.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// A TOML settings file.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Seed a few example flags into an empty store.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut settings = match Settings::load(args.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("switchyard-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    settings.demo |= args.demo;
+    let filter = EnvFilter::try_new(&settings.log.level).context("SWITCHYARD_LOG__LEVEL")?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if settings.log.format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), "switchyard-server listening");
+    app.run_until_stopped().await.context("serving")
+}

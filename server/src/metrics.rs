@@ -1,0 +1,134 @@
+//! Prometheus metrics, named `switchyard_<subsystem>_<name>_<unit>` with labels of bounded
+//! cardinality (routes are patterns, never raw paths). Decision counters are looked up once
+//! at start, so counting an evaluation is one atomic add.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use switchyard_core::Reason;
+
+/// Every metric the server exports, in one registry.
+pub struct Metrics {
+    registry: Registry,
+    decisions: Vec<IntCounter>,
+    /// HTTP requests by route pattern, method and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP latency by route pattern.
+    pub http_duration: HistogramVec,
+    /// The snapshot version being served.
+    pub snapshot_version: IntGauge,
+    /// How many flags the snapshot holds.
+    pub snapshot_flags: IntGauge,
+    /// 1 while the global kill switch is on.
+    pub global_kill_switch: IntGauge,
+    /// How many flags have their own kill switch on.
+    pub flags_killed: IntGauge,
+    /// 1 while the store answers, 0 while it does not.
+    pub store_up: IntGauge,
+    /// Store operations that failed.
+    pub store_errors: IntCounter,
+    /// Admin writes refused by the rate limit.
+    pub rate_limited: IntCounter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let decisions_vec = IntCounterVec::new(
+            Opts::new(
+                "switchyard_eval_decisions_total",
+                "Flag evaluations by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let decisions = Reason::ALL
+            .iter()
+            .map(|r| decisions_vec.with_label_values(&[r.as_str()]))
+            .collect();
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "switchyard_http_requests_total",
+                "HTTP requests by route and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let buckets = vec![
+            0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+            0.25, 0.5, 1.0, 2.5,
+        ];
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "switchyard_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(buckets),
+            &["route"],
+        )
+        .expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let metrics = Metrics {
+            decisions,
+            http_requests,
+            http_duration,
+            snapshot_version: gauge("switchyard_snapshot_version", "Snapshot version served"),
+            snapshot_flags: gauge("switchyard_snapshot_flags", "Flags in the snapshot"),
+            global_kill_switch: gauge(
+                "switchyard_kill_switch_global_active",
+                "1 while the global kill switch is on",
+            ),
+            flags_killed: gauge(
+                "switchyard_kill_switch_flags_active",
+                "Flags whose own kill switch is on",
+            ),
+            store_up: gauge("switchyard_store_up", "1 while the store answers"),
+            store_errors: counter("switchyard_store_errors_total", "Failed store operations"),
+            rate_limited: counter(
+                "switchyard_ratelimit_rejections_total",
+                "Admin writes refused by the rate limit",
+            ),
+            registry,
+        };
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(decisions_vec),
+            Box::new(metrics.http_requests.clone()),
+            Box::new(metrics.http_duration.clone()),
+            Box::new(metrics.snapshot_version.clone()),
+            Box::new(metrics.snapshot_flags.clone()),
+            Box::new(metrics.global_kill_switch.clone()),
+            Box::new(metrics.flags_killed.clone()),
+            Box::new(metrics.store_up.clone()),
+            Box::new(metrics.store_errors.clone()),
+            Box::new(metrics.rate_limited.clone()),
+        ];
+        for collector in collectors {
+            metrics.registry.register(collector).expect("unique metric");
+        }
+        metrics
+    }
+
+    /// Counts one decision.
+    pub fn count_decision(&self, reason: Reason) {
+        self.decisions[reason as usize].inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("metrics encode");
+        String::from_utf8(out).expect("metrics are UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

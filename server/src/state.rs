@@ -1,0 +1,154 @@
+//! `AppState`: what every request shares, behind one `Arc` — the store handle, the published
+//! snapshot (swapped atomically, read without a lock), tokens, metrics and the write limiter.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::web::Bytes;
+use arc_swap::{ArcSwap, Guard};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use switchyard_core::{Limits, Snapshot};
+
+use crate::auth::{Caller, Tokens};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::{Loaded, Store};
+
+/// A snapshot and what every request for it shares: its JSON body and ETag are built once
+/// per snapshot, not once per request.
+pub struct Published {
+    /// What evaluations read.
+    pub snapshot: Snapshot,
+    /// `GET /v1/snapshot`'s body.
+    pub body: Bytes,
+    /// `GET /v1/snapshot`'s strong ETag, from the snapshot version.
+    pub etag: String,
+}
+
+impl Published {
+    /// Serialises `snapshot` once.
+    pub fn new(snapshot: Snapshot) -> Self {
+        let body = Bytes::from(serde_json::to_vec(&snapshot).expect("snapshot serialises"));
+        let etag = format!("\"v{}\"", snapshot.version);
+        Published {
+            snapshot,
+            body,
+            etag,
+        }
+    }
+}
+
+/// Shared by every request.
+pub struct AppState {
+    /// Where flags live.
+    pub store: Arc<dyn Store>,
+    /// The snapshot being served.
+    published: ArcSwap<Published>,
+    /// True once a snapshot has been loaded from the store.
+    loaded: AtomicBool,
+    /// `None` while the store answers; the last error while it does not.
+    /// A std Mutex: it is never held across an await.
+    store_error: Mutex<Option<String>>,
+    /// Accepted tokens.
+    pub tokens: Tokens,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Flag limits.
+    pub limits: Limits,
+    /// The settings the server started with.
+    pub settings: Settings,
+    writes: DefaultKeyedRateLimiter<String>,
+    /// Serialises this instance's read-modify-write changes, so they queue instead of
+    /// retrying against each other (writers on other instances are met by version checks).
+    pub write_lock: tokio::sync::Mutex<()>,
+    /// Serialises snapshot refreshes so an older load never replaces a newer one.
+    pub refresh_lock: tokio::sync::Mutex<()>,
+    /// The version of each snapshot published, for streams that follow changes.
+    pub changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl AppState {
+    /// State with an empty, not-yet-loaded snapshot.
+    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
+        let per_minute =
+            NonZeroU32::new(settings.server.writes_per_minute).unwrap_or(NonZeroU32::MIN);
+        let tokens = Tokens::new(
+            settings.admin_token.as_deref(),
+            settings.sdk_token.as_deref(),
+        );
+        AppState {
+            store,
+            published: ArcSwap::from_pointee(Published::new(Snapshot::default())),
+            loaded: AtomicBool::new(false),
+            store_error: Mutex::new(None),
+            tokens,
+            metrics: Metrics::new(),
+            limits: settings.limits(),
+            writes: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            settings,
+            write_lock: tokio::sync::Mutex::new(()),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            changes: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// The snapshot being served (a lock-free load).
+    pub fn published(&self) -> Guard<Arc<Published>> {
+        self.published.load()
+    }
+
+    /// Serves `loaded` from now on, unless a newer snapshot is already served.
+    pub fn publish(&self, loaded: Loaded) {
+        let current = self.published.load().snapshot.version;
+        if self.loaded.load(Ordering::Acquire) && loaded.revision <= current {
+            return;
+        }
+        let snapshot = Snapshot::new(loaded.revision, loaded.global_kill_switch, loaded.flags);
+        let m = &self.metrics;
+        m.snapshot_version.set(snapshot.version as i64);
+        m.snapshot_flags.set(snapshot.len() as i64);
+        m.global_kill_switch
+            .set(i64::from(snapshot.global_kill_switch.active));
+        m.flags_killed
+            .set(snapshot.flags().filter(|f| f.kill_switch).count() as i64);
+        let version = snapshot.version;
+        self.published.store(Arc::new(Published::new(snapshot)));
+        self.loaded.store(true, Ordering::Release);
+        self.changes.send_replace(version);
+    }
+
+    /// True once a snapshot has been loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Records whether the store answered.
+    pub fn set_store_health(&self, error: Option<String>) {
+        self.metrics.store_up.set(i64::from(error.is_none()));
+        if error.is_some() {
+            self.metrics.store_errors.inc();
+        }
+        *self.store_error.lock().unwrap_or_else(|p| p.into_inner()) = error;
+    }
+
+    /// The store's last error, if it is failing.
+    pub fn store_error(&self) -> Option<String> {
+        self.store_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Admits one admin write from `caller`, or says when to retry.
+    pub fn admit_write(&self, caller: &Caller) -> Result<(), ApiError> {
+        self.writes.check_key(&caller.name).map_err(|not_until| {
+            self.metrics.rate_limited.inc();
+            let clock = governor::clock::DefaultClock::default();
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
+            ApiError::RateLimited(wait.as_secs().max(1))
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! Keeps the served snapshot current: a refresh after every write this instance makes, and a
+//! periodic reconcile that compares the store's revision with the served one (healing any
+//! change made elsewhere and tracking the store's health).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Loads flags and tokens from the store and publishes them if they are newer.
+pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
+    let _serialised = state.refresh_lock.lock().await;
+    let result = async {
+        let loaded = state.store.load().await?;
+        let tokens = state.store.tokens().await?;
+        state.tokens.set_stored(&tokens);
+        state.publish(loaded);
+        Ok(())
+    }
+    .await;
+    state.set_store_health(result.as_ref().err().map(ToString::to_string));
+    result
+}
+
+/// One reconcile: refresh when the store's revision differs from the served one.
+pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
+    match state.store.revision().await {
+        Ok(revision) if state.is_loaded() && revision == state.published().snapshot.version => {
+            state.set_store_health(None);
+            Ok(())
+        }
+        Ok(_) => refresh(state).await,
+        Err(e) => {
+            state.set_store_health(Some(e.to_string()));
+            Err(e)
+        }
+    }
+}
+
+/// Reconciles every `interval` until the state is dropped (the server stopped); failures
+/// are logged and retried. Holds the state weakly so a stopped server releases its store.
+pub fn spawn_reconciler(state: &Arc<AppState>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let state: Weak<AppState> = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            if let Err(e) = reconcile(&state).await {
+                tracing::warn!(error = %e, "reconcile failed; serving the last good snapshot");
+            }
+        }
+    })
+}
