@@ -1,0 +1,13 @@
+//! Integration tests of switchyard-server, through real HTTP on 127.0.0.1.
+
+mod audit;
+mod backup;
+mod evaluate;
+mod flags;
+mod hardening;
+mod helpers;
+mod kill;
+mod ofrep;
+mod process;
+mod store_contract;
+mod tokens;

@@ -1,0 +1,325 @@
+//! The `Store` contract: every implementation must pass these. Each test runs against every
+//! store `stores()` returns (the embedded one for now).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use switchyard_core::{Flag, KillSwitch};
+use switchyard_server::auth::Role;
+use switchyard_server::store::embedded::EmbeddedStore;
+use switchyard_server::store::{
+    AuditEntry, AuditQuery, Change, Commit, Store, StoreError, TokenRecord,
+};
+use tempfile::TempDir;
+
+/// Every store under test, each with whatever keeps it alive.
+fn stores() -> Vec<(&'static str, Arc<dyn Store>, TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    vec![("embedded", embedded, dir)]
+}
+
+fn flag(key: &str, version: u64) -> Flag {
+    Flag {
+        version,
+        ..Flag::new(key)
+    }
+}
+
+fn entry(actor: &str, flag: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: Utc::now(),
+        actor: actor.into(),
+        action: "test".into(),
+        flag: flag.map(Into::into),
+        before: None,
+        after: None,
+        reason: None,
+    }
+}
+
+fn put(key: &str, version: u64, expected: Option<u64>) -> Change {
+    Change::PutFlag {
+        flag: flag(key, version),
+        expected,
+    }
+}
+
+#[tokio::test]
+async fn a_commit_applies_all_or_nothing() {
+    for (name, store, _guard) in stores() {
+        assert_eq!(
+            store
+                .commit(Commit {
+                    changes: vec![put("a", 1, None)],
+                    audit: vec![entry("x", Some("a"))]
+                })
+                .await
+                .unwrap(),
+            1,
+            "{name}"
+        );
+        let failing = Commit {
+            changes: vec![
+                put("b", 1, None),
+                Change::SetGlobalKillSwitch(KillSwitch {
+                    active: true,
+                    ..Default::default()
+                }),
+                put("a", 2, Some(7)),
+            ],
+            audit: vec![entry("x", Some("b"))],
+        };
+        let err = store.commit(failing).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { ref key, expected: Some(7), current: Some(1) } if key == "a"),
+            "{name}: {err}"
+        );
+        let loaded = store.load().await.unwrap();
+        assert_eq!(loaded.revision, 1, "{name}");
+        assert_eq!(
+            loaded
+                .flags
+                .iter()
+                .map(|f| f.key.as_str())
+                .collect::<Vec<_>>(),
+            ["a"],
+            "{name}"
+        );
+        assert!(!loaded.global_kill_switch.active, "{name}");
+        assert_eq!(
+            store
+                .audit(&AuditQuery {
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{name}"
+        );
+        assert!(store.flag("b").await.unwrap().is_none(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn versions_history_and_deletes() {
+    for (name, store, _guard) in stores() {
+        store
+            .commit(Commit {
+                changes: vec![put("f", 1, None)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let dup = store
+            .commit(Commit {
+                changes: vec![put("f", 1, None)],
+                ..Default::default()
+            })
+            .await;
+        assert!(
+            matches!(
+                dup,
+                Err(StoreError::Conflict {
+                    current: Some(1),
+                    ..
+                })
+            ),
+            "{name}: create over an existing flag"
+        );
+        store
+            .commit(Commit {
+                changes: vec![put("f", 2, Some(1))],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let stale = store
+            .commit(Commit {
+                changes: vec![Change::DeleteFlag {
+                    key: "f".into(),
+                    expected: 1,
+                }],
+                ..Default::default()
+            })
+            .await;
+        assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{name}");
+        store
+            .commit(Commit {
+                changes: vec![Change::DeleteFlag {
+                    key: "f".into(),
+                    expected: 2,
+                }],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(store.flag("f").await.unwrap().is_none(), "{name}");
+        let versions: Vec<u64> = store
+            .history("f")
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.version)
+            .collect();
+        assert_eq!(versions, [1, 2], "{name}: history survives a delete");
+        assert!(
+            store.history("fg").await.unwrap().is_empty(),
+            "{name}: no prefix leaks"
+        );
+        assert_eq!(store.revision().await.unwrap(), 3, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn audit_is_newest_first_filtered_and_paged() {
+    for (name, store, _guard) in stores() {
+        for (actor, flag) in [("alice", "a"), ("bob", "b"), ("alice", "b"), ("bob", "a")] {
+            store
+                .commit(Commit {
+                    changes: vec![],
+                    audit: vec![entry(actor, Some(flag))],
+                })
+                .await
+                .unwrap();
+        }
+        let all = store
+            .audit(&AuditQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [4, 3, 2, 1],
+            "{name}"
+        );
+        let alice_b = AuditQuery {
+            actor: Some("alice".into()),
+            flag: Some("b".into()),
+            limit: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .audit(&alice_b)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>(),
+            [3],
+            "{name}"
+        );
+        let page = AuditQuery {
+            before: Some(3),
+            limit: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .audit(&page)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>(),
+            [2],
+            "{name}"
+        );
+        let future = AuditQuery {
+            since: Some(Utc::now() + chrono::Duration::hours(1)),
+            limit: 100,
+            ..Default::default()
+        };
+        assert!(store.audit(&future).await.unwrap().is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_have_unique_names() {
+    for (name, store, _guard) in stores() {
+        let record = |id: &str, token_name: &str| TokenRecord {
+            id: id.into(),
+            name: token_name.into(),
+            role: Role::Viewer,
+            hash: "00".repeat(32),
+            created_at: Utc::now(),
+            created_by: "t".into(),
+        };
+        store
+            .commit(Commit {
+                changes: vec![Change::CreateToken(record("1", "ci"))],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let dup = store
+            .commit(Commit {
+                changes: vec![Change::CreateToken(record("2", "ci"))],
+                ..Default::default()
+            })
+            .await;
+        assert!(matches!(dup, Err(StoreError::Token(_))), "{name}");
+        let unknown = store
+            .commit(Commit {
+                changes: vec![Change::RevokeToken { id: "9".into() }],
+                ..Default::default()
+            })
+            .await;
+        assert!(matches!(unknown, Err(StoreError::Token(_))), "{name}");
+        store
+            .commit(Commit {
+                changes: vec![Change::RevokeToken { id: "1".into() }],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(store.tokens().await.unwrap().is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_store_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let switch = KillSwitch {
+            active: true,
+            reason: Some("r".into()),
+            ..Default::default()
+        };
+        store
+            .commit(Commit {
+                changes: vec![put("a", 1, None), Change::SetGlobalKillSwitch(switch)],
+                audit: vec![entry("x", None)],
+            })
+            .await
+            .unwrap();
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    let loaded = store.load().await.unwrap();
+    assert_eq!(
+        (
+            loaded.revision,
+            loaded.flags.len(),
+            loaded.global_kill_switch.active
+        ),
+        (1, 1, true)
+    );
+    assert_eq!(
+        store
+            .audit(&AuditQuery {
+                limit: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
