@@ -71,6 +71,9 @@ pub struct StoreSettings {
     pub data_dir: PathBuf,
     /// A Redis URL selects the Redis store (`SWITCHYARD_STORE__REDIS_URL`).
     pub redis_url: Option<String>,
+    /// The prefix of every Redis key, so deployments can share a Redis
+    /// (`SWITCHYARD_STORE__REDIS_PREFIX`).
+    pub redis_prefix: String,
 }
 
 impl Default for StoreSettings {
@@ -78,6 +81,7 @@ impl Default for StoreSettings {
         StoreSettings {
             data_dir: PathBuf::from("./switchyard-data"),
             redis_url: None,
+            redis_prefix: "switchyard".into(),
         }
     }
 }
@@ -195,12 +199,26 @@ impl Settings {
                 "must be at least 1024".into(),
             );
         }
-        if self.store.redis_url.is_some() {
+        if let Some(url) = &self.store.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
             return bad(
                 "SWITCHYARD_STORE__REDIS_URL",
-                "the Redis store is not available in this version; unset it to use the \
-                 embedded store"
+                "must start with redis:// or rediss:// (the value is not shown: it may hold a \
+                 password)"
                     .into(),
+            );
+        }
+        let prefix = &self.store.redis_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 64
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_PREFIX",
+                format!("{prefix:?}: use 1 to 64 letters, digits, '_', '-' or '.'"),
             );
         }
         for (key, token) in [
@@ -286,8 +304,13 @@ mod tests {
             ("SWITCHYARD_SERVER__WORKERS", "many", "workers"),
             (
                 "SWITCHYARD_STORE__REDIS_URL",
-                "redis://x",
+                "http://x",
                 "SWITCHYARD_STORE__REDIS_URL",
+            ),
+            (
+                "SWITCHYARD_STORE__REDIS_PREFIX",
+                "a b",
+                "SWITCHYARD_STORE__REDIS_PREFIX",
             ),
             ("SWITCHYARD_ADMIN_TOKEN", "short", "SWITCHYARD_ADMIN_TOKEN"),
             ("SWITCHYARD_LOG__FORMAT", "xml", "SWITCHYARD_LOG__FORMAT"),

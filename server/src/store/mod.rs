@@ -11,6 +11,7 @@ use switchyard_core::{Flag, KillSwitch};
 use crate::auth::Role;
 
 pub mod embedded;
+pub mod redis;
 
 /// Everything evaluations need, read at one revision.
 #[derive(Clone, Debug, Default)]
@@ -175,4 +176,10 @@ pub trait Store: Send + Sync + 'static {
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
     /// Every token record.
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// A signal that bumps whenever the data may have changed elsewhere (another instance's
+    /// write, or a reconnection after which anything may have happened). `None` for stores
+    /// only this instance writes.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

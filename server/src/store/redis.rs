@@ -1,0 +1,364 @@
+//! The Redis store, shared by any number of instances. Every key lives under one prefix, so
+//! two deployments can share a Redis. A commit is one Lua script — every version check, then
+//! every write, the audit entries, the revision bump and a PUBLISH — so two instances writing
+//! at once never lose an update. Pub/sub notifies every instance; a reconnecting subscriber
+//! task re-subscribes after an outage. Redis types never leave this file.
+//!
+//! Keys: `{p}:flags` (hash key → flag), `{p}:history:{key}` (hash version → flag),
+//! `{p}:audit` (stream, id `N-0`), `{p}:audit:seq`, `{p}:tokens` (hash id → record),
+//! `{p}:kill_switch`, `{p}:revision`; channel `{p}:changes` carries each new revision.
+//! Scripts build key names from the prefix, so Redis Cluster is not supported (a primary
+//! with replicas, or a managed single-shard Redis, is).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, RedisError, Script};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use switchyard_core::{Flag, KillSwitch};
+use tokio::sync::watch;
+
+use super::{AuditEntry, AuditQuery, Change, Commit, Loaded, Store, StoreError, TokenRecord};
+
+/// How long one command may take before the store counts as unavailable.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How many audit entries one XREVRANGE reads while filtering.
+const AUDIT_BATCH: usize = 500;
+
+/// Checks everything, then writes everything: Redis does not roll a script back when a
+/// command fails midway, so the write phase only runs once every check has passed.
+const COMMIT_LUA: &str = r#"
+local p = ARGV[1]
+local n = tonumber(ARGV[2])
+local m = tonumber(ARGV[3])
+local flags, tokens = p .. ':flags', p .. ':tokens'
+local base = 4
+local function arg(i, field) return ARGV[base + i * 4 + field] end
+local function version_of(key)
+  local raw = redis.call('HGET', flags, key)
+  if not raw then return nil end
+  return tonumber(cjson.decode(raw)['version'])
+end
+for i = 0, n - 1 do
+  local op, key, expected = arg(i, 0), arg(i, 1), arg(i, 2)
+  if op == 'put' or op == 'delete' then
+    local current = version_of(key)
+    local want = nil
+    if expected ~= '' then want = tonumber(expected) end
+    if current ~= want then
+      local shown = ''
+      if current then shown = string.format('%d', current) end
+      return {'conflict', key, expected, shown}
+    end
+  elseif op == 'token_create' then
+    local name = cjson.decode(arg(i, 3))['name']
+    for _, raw in ipairs(redis.call('HVALS', tokens)) do
+      if cjson.decode(raw)['name'] == name then
+        return {'token', 'a token named "' .. name .. '" exists already'}
+      end
+    end
+  elseif op == 'token_revoke' then
+    if redis.call('HEXISTS', tokens, key) == 0 then
+      return {'token', 'no token has id "' .. key .. '"'}
+    end
+  end
+end
+-- Audit ids must grow past the stream's last id, even if the counter was lost.
+local seq = tonumber(redis.call('GET', p .. ':audit:seq') or '0')
+local last = redis.call('XREVRANGE', p .. ':audit', '+', '-', 'COUNT', 1)[1]
+if last then
+  local last_id = tonumber(string.match(last[1], '^(%d+)'))
+  if last_id > seq then seq = last_id end
+end
+for i = 0, n - 1 do
+  local op, key, payload = arg(i, 0), arg(i, 1), arg(i, 3)
+  if op == 'put' then
+    redis.call('HSET', flags, key, payload)
+    local version = string.format('%d', cjson.decode(payload)['version'])
+    redis.call('HSET', p .. ':history:' .. key, version, payload)
+  elseif op == 'delete' then
+    redis.call('HDEL', flags, key)
+  elseif op == 'kill' then
+    redis.call('SET', p .. ':kill_switch', payload)
+  elseif op == 'token_create' then
+    redis.call('HSET', tokens, key, payload)
+  elseif op == 'token_revoke' then
+    redis.call('HDEL', tokens, key)
+  end
+end
+for j = 0, m - 1 do
+  seq = seq + 1
+  redis.call('XADD', p .. ':audit', string.format('%d', seq) .. '-0', 'e', ARGV[base + n * 4 + j])
+end
+redis.call('SET', p .. ':audit:seq', string.format('%d', seq))
+local rev = redis.call('INCR', p .. ':revision')
+redis.call('PUBLISH', p .. ':changes', rev)
+return {'ok', string.format('%d', rev)}
+"#;
+
+/// The Redis-backed store. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    commit_script: Script,
+    changes: watch::Receiver<u64>,
+}
+
+fn unavailable(e: RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+fn decode<T: DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("model types serialise")
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://` or `rediss://`, with password and db) under `prefix`.
+    /// Connects lazily: Redis may be down now; commands fail until it is up.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
+        let (notify, changes) = watch::channel(0);
+        tokio::spawn(subscribe(client, format!("{prefix}:changes"), notify));
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.to_owned(),
+            commit_script: Script::new(COMMIT_LUA),
+            changes,
+        })
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.prefix)
+    }
+}
+
+/// Follows the change channel forever, re-subscribing after any failure with a growing
+/// backoff; bumps `notify` on every message and after every (re)subscription, so the
+/// instance resyncs whatever it missed. Ends when the store is dropped.
+async fn subscribe(client: Client, channel: String, notify: watch::Sender<u64>) {
+    let mut backoff = Duration::from_millis(50);
+    let bump = |notify: &watch::Sender<u64>| notify.send_modify(|n| *n = n.wrapping_add(1));
+    loop {
+        if notify.is_closed() {
+            return;
+        }
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await;
+        if let Ok(Ok(mut pubsub)) = connected
+            && pubsub.subscribe(&channel).await.is_ok()
+        {
+            tracing::info!(%channel, "subscribed to changes");
+            backoff = Duration::from_millis(50);
+            bump(&notify);
+            let mut messages = pubsub.on_message();
+            while messages.next().await.is_some() {
+                bump(&notify);
+            }
+            tracing::warn!(%channel, "change subscription lost; reconnecting");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// One change as the script's four arguments: op, key, expected version, payload.
+fn script_args(change: &Change) -> [String; 4] {
+    let version = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    match change {
+        Change::PutFlag { flag, expected } => [
+            "put".into(),
+            flag.key.clone(),
+            version(*expected),
+            encode(flag),
+        ],
+        Change::DeleteFlag { key, expected } => [
+            "delete".into(),
+            key.clone(),
+            version(Some(*expected)),
+            String::new(),
+        ],
+        Change::SetGlobalKillSwitch(switch) => {
+            ["kill".into(), String::new(), String::new(), encode(switch)]
+        }
+        Change::CreateToken(record) => [
+            "token_create".into(),
+            record.id.clone(),
+            String::new(),
+            encode(record),
+        ],
+        Change::RevokeToken { id } => [
+            "token_revoke".into(),
+            id.clone(),
+            String::new(),
+            String::new(),
+        ],
+    }
+}
+
+fn parse_version(text: &str) -> Option<u64> {
+    text.parse().ok()
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn load(&self) -> Result<Loaded, StoreError> {
+        let mut conn = self.conn.clone();
+        let (revision, switch, flags): (Option<u64>, Option<String>, Vec<String>) = redis::pipe()
+            .atomic()
+            .get(self.key("revision"))
+            .get(self.key("kill_switch"))
+            .hvals(self.key("flags"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(Loaded {
+            revision: revision.unwrap_or(0),
+            global_kill_switch: match switch {
+                Some(raw) => decode(&raw)?,
+                None => KillSwitch::default(),
+            },
+            flags: flags
+                .iter()
+                .map(|raw| decode(raw))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn revision(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let revision: Option<u64> = conn.get(self.key("revision")).await.map_err(unavailable)?;
+        Ok(revision.unwrap_or(0))
+    }
+
+    async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Option<String> = conn
+            .hget(self.key("flags"), key)
+            .await
+            .map_err(unavailable)?;
+        raw.map(|r| decode(&r)).transpose()
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<u64, StoreError> {
+        let mut invocation = self.commit_script.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(commit.changes.len())
+            .arg(commit.audit.len());
+        for change in &commit.changes {
+            for arg in script_args(change) {
+                invocation.arg(arg);
+            }
+        }
+        for entry in &commit.audit {
+            invocation.arg(encode(entry));
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<String> = invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match reply
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["ok", revision] => parse_version(revision)
+                .ok_or_else(|| StoreError::Corrupt(format!("bad revision {revision:?}"))),
+            ["conflict", key, expected, current] => Err(StoreError::Conflict {
+                key: (*key).to_owned(),
+                expected: parse_version(expected),
+                current: parse_version(current),
+            }),
+            ["token", message] => Err(StoreError::Token((*message).to_owned())),
+            other => Err(StoreError::Corrupt(format!(
+                "unexpected script reply {other:?}"
+            ))),
+        }
+    }
+
+    async fn history(&self, key: &str) -> Result<Vec<Flag>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn
+            .hvals(self.key(&format!("history:{key}")))
+            .await
+            .map_err(unavailable)?;
+        let mut versions: Vec<Flag> = raw.iter().map(|r| decode(r)).collect::<Result<_, _>>()?;
+        versions.sort_by_key(|f| f.version);
+        Ok(versions)
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut found = Vec::new();
+        let mut end = match query.before {
+            Some(0) => return Ok(found),
+            Some(before) => format!("{}-0", before - 1),
+            None => "+".to_owned(),
+        };
+        loop {
+            let batch: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
+                .arg(self.key("audit"))
+                .arg(&end)
+                .arg("-")
+                .arg("COUNT")
+                .arg(AUDIT_BATCH)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let exhausted = batch.len() < AUDIT_BATCH;
+            let mut last_id = 0;
+            for (stream_id, fields) in batch {
+                let id: u64 = stream_id
+                    .split('-')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("audit id {stream_id:?}")))?;
+                last_id = id;
+                let Some(raw) = fields.get(1) else {
+                    return Err(StoreError::Corrupt(format!("audit entry {id} is empty")));
+                };
+                let mut entry: AuditEntry = decode(raw)?;
+                entry.id = id;
+                if query.matches(&entry) {
+                    found.push(entry);
+                    if found.len() >= query.limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            if exhausted || last_id <= 1 {
+                return Ok(found);
+            }
+            end = format!("{}-0", last_id - 1);
+        }
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn.hvals(self.key("tokens")).await.map_err(unavailable)?;
+        raw.iter().map(|r| decode(r)).collect()
+    }
+
+    fn changes(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.changes.clone())
+    }
+}
