@@ -16,6 +16,7 @@ use crate::error::{self, ApiError};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::redis::RedisStore;
 use crate::{api, demo, sync};
 
 /// A bound, ready-to-run server.
@@ -26,11 +27,20 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store, loads the snapshot, seeds the demo if asked, and binds the listener.
+    /// Opens the store (Redis when a URL is set, else embedded), loads the snapshot, seeds
+    /// the demo if asked, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let store: Arc<dyn Store> = Arc::new(
-            EmbeddedStore::open(&settings.store.data_dir).context("opening the embedded store")?,
-        );
+        let store: Arc<dyn Store> = match &settings.store.redis_url {
+            Some(url) => Arc::new(
+                RedisStore::connect(url, &settings.store.redis_prefix)
+                    .await
+                    .context("SWITCHYARD_STORE__REDIS_URL")?,
+            ),
+            None => Arc::new(
+                EmbeddedStore::open(&settings.store.data_dir)
+                    .context("opening the embedded store")?,
+            ),
+        };
         let listener = TcpListener::bind(&settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         Application::build_with(settings, store, listener).await
@@ -44,14 +54,17 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let state = Arc::new(AppState::new(settings, store));
-        sync::refresh(&state)
-            .await
-            .context("loading flags from the store")?;
-        if state.settings.demo {
-            demo::seed(&state).await.context("seeding the demo flags")?;
+        // A store that is down now (Redis) must not stop the start: the instance serves as
+        // soon as a first snapshot loads, and says not-ready until then.
+        match sync::refresh(&state).await {
+            Ok(()) if state.settings.demo => {
+                demo::seed(&state).await.context("seeding the demo flags")?;
+            }
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "store unavailable at start; retrying"),
         }
         let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
-        sync::spawn_reconciler(&state, interval);
+        sync::spawn_sync(&state, interval);
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();

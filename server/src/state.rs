@@ -125,6 +125,19 @@ impl AppState {
         self.loaded.load(Ordering::Acquire)
     }
 
+    /// The snapshot, or 503 while none has been loaded (an instance that started while its
+    /// store was down): answering from an empty snapshot would call every flag unknown.
+    pub fn loaded_snapshot(&self) -> Result<Guard<Arc<Published>>, ApiError> {
+        if self.is_loaded() {
+            Ok(self.published())
+        } else {
+            Err(ApiError::Unavailable(
+                "no snapshot loaded yet: the store has not answered since this instance started"
+                    .into(),
+            ))
+        }
+    }
+
     /// Records whether the store answered.
     pub fn set_store_health(&self, error: Option<String>) {
         self.metrics.store_up.set(i64::from(error.is_none()));

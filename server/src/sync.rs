@@ -38,16 +38,33 @@ pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
     }
 }
 
-/// Reconciles every `interval` until the state is dropped (the server stopped); failures
-/// are logged and retried. Holds the state weakly so a stopped server releases its store.
-pub fn spawn_reconciler(state: &Arc<AppState>, interval: Duration) -> tokio::task::JoinHandle<()> {
+/// How often an instance that has no snapshot yet retries loading one.
+const UNLOADED_RETRY: Duration = Duration::from_secs(1);
+
+/// Keeps the snapshot current until the state is dropped (the server stopped): reconciles
+/// whenever the store signals a change elsewhere, and every `interval` in any case (every
+/// second until a first snapshot is loaded), so a missed message heals itself. Holds the
+/// state weakly so a stopped server releases its store.
+pub fn spawn_sync(state: &Arc<AppState>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let mut changes = state.store.changes();
     let state: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
         loop {
-            ticker.tick().await;
+            let wait = match state.upgrade() {
+                Some(s) if s.is_loaded() => interval,
+                Some(_) => UNLOADED_RETRY,
+                None => return,
+            };
+            let signalled = async {
+                match changes.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ok = signalled => if !ok { changes = None },
+                () = tokio::time::sleep(wait) => {}
+            }
             let Some(state) = state.upgrade() else {
                 return;
             };

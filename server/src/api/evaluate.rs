@@ -62,7 +62,7 @@ async fn evaluate(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: EvalRequest<'_> = parse_json(&body.0)?;
-    let published = state.published();
+    let published = state.loaded_snapshot()?;
     let decision = published.snapshot.evaluate(&request.flag, &request.context);
     state.metrics.count_decision(decision.reason);
     if decision.reason == Reason::FlagNotFound {
@@ -95,7 +95,7 @@ async fn evaluate_bulk(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: BulkRequest<'_> = super::parse_optional_json(&body.0)?;
-    let published = state.published();
+    let published = state.loaded_snapshot()?;
     let etag = bulk_etag(published.snapshot.version, &request.context);
     if none_match(req.headers(), &etag) {
         return Ok(HttpResponse::NotModified()
@@ -112,15 +112,19 @@ async fn evaluate_bulk(
         .json(answer))
 }
 
-async fn snapshot(req: HttpRequest, state: web::Data<AppState>, _: Auth<Sdk>) -> HttpResponse {
-    let published = state.published();
+async fn snapshot(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _: Auth<Sdk>,
+) -> Result<HttpResponse, ApiError> {
+    let published = state.loaded_snapshot()?;
     let etag = (header::ETAG, published.etag.clone());
     if none_match(req.headers(), &published.etag) {
-        return HttpResponse::NotModified().insert_header(etag).finish();
+        return Ok(HttpResponse::NotModified().insert_header(etag).finish());
     }
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header(etag)
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .content_type("application/json")
-        .body(published.body.clone())
+        .body(published.body.clone()))
 }

@@ -69,6 +69,18 @@ fn parse<'a>(body: &'a [u8], key: Option<&str>) -> Result<OfrepRequest<'a>, Ofre
     })
 }
 
+/// The loaded snapshot, or OFREP's general error with 503 while there is none.
+fn loaded(
+    state: &AppState,
+) -> Result<arc_swap::Guard<std::sync::Arc<crate::state::Published>>, OfrepError> {
+    state.loaded_snapshot().map_err(|e| OfrepError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        key: None,
+        code: "GENERAL",
+        details: e.to_string(),
+    })
+}
+
 /// One flag's OFREP success object.
 fn success(key: &str, decision: &Decision, flag: Option<&Flag>) -> Value {
     json!({
@@ -87,7 +99,7 @@ async fn evaluate(
     body: Body,
 ) -> Result<HttpResponse, OfrepError> {
     let request = parse(&body.0, Some(&key))?;
-    let published = state.published();
+    let published = loaded(&state)?;
     let snapshot = &published.snapshot;
     let decision = snapshot.evaluate(&key, &request.context);
     state.metrics.count_decision(decision.reason);
@@ -109,7 +121,7 @@ async fn evaluate_bulk(
     body: Body,
 ) -> Result<HttpResponse, OfrepError> {
     let request = parse(&body.0, None)?;
-    let published = state.published();
+    let published = loaded(&state)?;
     let snapshot = &published.snapshot;
     let etag = bulk_etag(snapshot.version, &request.context);
     if none_match(req.headers(), &etag) {
