@@ -1,11 +1,7 @@
 //! `spawn_app()`: a server on a free port over a fresh embedded store, and request helpers.
 
-use std::net::TcpListener;
-use std::sync::Arc;
-
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use switchyard_server::store::embedded::EmbeddedStore;
 use switchyard_server::{Application, Settings};
 use tempfile::TempDir;
 
@@ -27,7 +23,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_in(tempfile::tempdir().expect("temp dir"), tweak).await
 }
 
-/// A server over the store in `data`.
+/// A server over a fresh embedded store in `data`, or the Redis `tweak` names.
 pub async fn spawn_in(data: TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
         admin_token: Some(ADMIN.into()),
@@ -35,14 +31,11 @@ pub async fn spawn_in(data: TempDir, tweak: impl FnOnce(&mut Settings)) -> TestA
         ..Settings::default()
     };
     settings.store.data_dir = data.path().to_owned();
+    settings.server.listen = "127.0.0.1:0".into();
     settings.server.workers = 1;
     settings.server.writes_per_minute = 100_000;
     tweak(&mut settings);
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let store = Arc::new(EmbeddedStore::open(&settings.store.data_dir).expect("open store"));
-    let app = Application::build_with(settings, store, listener)
-        .await
-        .expect("build app");
+    let app = Application::build(settings).await.expect("build app");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {

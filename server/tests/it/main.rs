@@ -9,5 +9,6 @@ mod helpers;
 mod kill;
 mod ofrep;
 mod process;
+mod redis;
 mod store_contract;
 mod tokens;

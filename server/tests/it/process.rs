@@ -24,13 +24,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use switchyard_testkit::free_port;
 
 async fn start(data: &std::path::Path, demo: bool) -> Server {
     let port = free_port();
@@ -180,7 +174,7 @@ async fn restart_keeps_everything() {
 fn bad_configuration_stops_the_start_with_one_line() {
     let cases = [
         ("SWITCHYARD_SERVER__LISTEN", "nowhere"),
-        ("SWITCHYARD_STORE__REDIS_URL", "redis://127.0.0.1:1"),
+        ("SWITCHYARD_STORE__REDIS_URL", "http://127.0.0.1:1"),
         ("SWITCHYARD_ADMIN_TOKEN", "short"),
     ];
     for (key, value) in cases {

@@ -1,5 +1,5 @@
 //! The `Store` contract: every implementation must pass these. Each test runs against every
-//! store `stores()` returns (the embedded one for now).
+//! store `stores()` returns: embedded, and Redis on a redis-server of its own.
 
 use std::sync::Arc;
 
@@ -7,16 +7,31 @@ use chrono::Utc;
 use switchyard_core::{Flag, KillSwitch};
 use switchyard_server::auth::Role;
 use switchyard_server::store::embedded::EmbeddedStore;
+use switchyard_server::store::redis::RedisStore;
 use switchyard_server::store::{
     AuditEntry, AuditQuery, Change, Commit, Store, StoreError, TokenRecord,
 };
 use tempfile::TempDir;
 
-/// Every store under test, each with whatever keeps it alive.
-fn stores() -> Vec<(&'static str, Arc<dyn Store>, TempDir)> {
+use switchyard_testkit::redis::RedisServer;
+
+/// What keeps a store under test alive.
+#[allow(dead_code)]
+enum Guard {
+    Dir(TempDir),
+    Redis(RedisServer),
+}
+
+/// Every store under test, each with its guard.
+async fn stores() -> Vec<(&'static str, Arc<dyn Store>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
     let embedded = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    vec![("embedded", embedded, dir)]
+    let redis = RedisServer::start();
+    let redis_store = Arc::new(RedisStore::connect(&redis.url(), "contract").await.unwrap());
+    vec![
+        ("embedded", embedded, Guard::Dir(dir)),
+        ("redis", redis_store, Guard::Redis(redis)),
+    ]
 }
 
 fn flag(key: &str, version: u64) -> Flag {
@@ -48,7 +63,7 @@ fn put(key: &str, version: u64, expected: Option<u64>) -> Change {
 
 #[tokio::test]
 async fn a_commit_applies_all_or_nothing() {
-    for (name, store, _guard) in stores() {
+    for (name, store, _guard) in stores().await {
         assert_eq!(
             store
                 .commit(Commit {
@@ -106,7 +121,7 @@ async fn a_commit_applies_all_or_nothing() {
 
 #[tokio::test]
 async fn versions_history_and_deletes() {
-    for (name, store, _guard) in stores() {
+    for (name, store, _guard) in stores().await {
         store
             .commit(Commit {
                 changes: vec![put("f", 1, None)],
@@ -176,7 +191,7 @@ async fn versions_history_and_deletes() {
 
 #[tokio::test]
 async fn audit_is_newest_first_filtered_and_paged() {
-    for (name, store, _guard) in stores() {
+    for (name, store, _guard) in stores().await {
         for (actor, flag) in [("alice", "a"), ("bob", "b"), ("alice", "b"), ("bob", "a")] {
             store
                 .commit(Commit {
@@ -242,7 +257,7 @@ async fn audit_is_newest_first_filtered_and_paged() {
 
 #[tokio::test]
 async fn tokens_have_unique_names() {
-    for (name, store, _guard) in stores() {
+    for (name, store, _guard) in stores().await {
         let record = |id: &str, token_name: &str| TokenRecord {
             id: id.into(),
             name: token_name.into(),
@@ -322,4 +337,79 @@ async fn the_embedded_store_survives_a_reopen() {
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn the_redis_store_keeps_deployments_apart_by_prefix() {
+    let redis = RedisServer::start();
+    let blue = RedisStore::connect(&redis.url(), "blue").await.unwrap();
+    let green = RedisStore::connect(&redis.url(), "green").await.unwrap();
+    blue.commit(Commit {
+        changes: vec![put("a", 1, None)],
+        audit: vec![entry("x", None)],
+    })
+    .await
+    .unwrap();
+    assert_eq!(green.load().await.unwrap().flags.len(), 0);
+    assert_eq!(green.revision().await.unwrap(), 0);
+    assert!(
+        green
+            .audit(&AuditQuery {
+                limit: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    green
+        .commit(Commit {
+            changes: vec![put("a", 1, None)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_redis_store_reports_an_outage_and_recovers() {
+    let mut redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url(), "t").await.unwrap();
+    store
+        .commit(Commit {
+            changes: vec![put("a", 1, None)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    redis.kill();
+    let down = store
+        .commit(Commit {
+            changes: vec![put("b", 1, None)],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
+    assert!(matches!(
+        store.load().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    redis.restart();
+    // The connection manager reconnects by itself; a fresh Redis has no data (no AOF here).
+    let mut recovered = false;
+    for _ in 0..50 {
+        if store.revision().await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the store did not reconnect");
+    store
+        .commit(Commit {
+            changes: vec![put("b", 1, None)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 }

@@ -1,0 +1,14 @@
+//! Helpers shared by the workspace's tests and benchmarks, so each is written once.
+//!
+//! # Layout
+//! - [`redis`]: `RedisServer`, a redis-server of the caller's own on a free port.
+
+pub mod redis;
+
+/// A port free on 127.0.0.1 right now (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
