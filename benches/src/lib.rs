@@ -1,1 +1,74 @@
-//! Switchyard benchmarks: see `benches/` and BENCHMARKS.md.
+//! Switchyard's benchmarks: criterion micro-benchmarks in `benches/`, measurement binaries in
+//! `src/bin/`. Each figure is measured beside a baseline in the same run, and the binaries
+//! write their tables into BENCHMARKS.md themselves (no hand-edited numbers).
+//!
+//! # Layout
+//! - `benches/evaluate.rs`: `evaluate` beside murmur3 alone.
+//! - `src/bin/propagation.rs`: write on instance A → decision served by instance B, beside
+//!   Redis pub/sub alone.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The workspace's BENCHMARKS.md.
+pub fn benchmarks_md() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md")
+}
+
+/// Replaces the text between `<!-- BEGIN name -->` and `<!-- END name -->` in `file` with
+/// `body` (appending the section when it is not there yet).
+pub fn write_section(file: &Path, name: &str, body: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let (begin, end) = (
+        format!("<!-- BEGIN {name} -->"),
+        format!("<!-- END {name} -->"),
+    );
+    let block = format!("{begin}\n{}\n{end}", body.trim_end());
+    let updated = match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
+        _ => format!("{}\n{block}\n", text.trim_end()),
+    };
+    std::fs::write(file, updated)
+}
+
+/// Percentile `p` (0–100) of sorted `samples`, nearest rank.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Milliseconds with two decimals.
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_replaced_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("B.md");
+        std::fs::write(&file, "# T\n\nintro\n").unwrap();
+        write_section(&file, "x", "one").unwrap();
+        write_section(&file, "x", "two").unwrap();
+        write_section(&file, "y", "three").unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            "# T\n\nintro\n<!-- BEGIN x -->\ntwo\n<!-- END x -->\n<!-- BEGIN y -->\nthree\n<!-- END y -->\n"
+        );
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&samples, 50.0), Duration::from_millis(50));
+        assert_eq!(percentile(&samples, 99.0), Duration::from_millis(99));
+        assert_eq!(percentile(&samples, 100.0), Duration::from_millis(100));
+    }
+}
