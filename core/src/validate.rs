@@ -154,53 +154,49 @@ pub fn validate_flag(flag: &Flag, limits: &Limits) -> Result<(), ValidationError
     into_result(flag_problems(flag, limits))
 }
 
+/// "`field` holds `count` `what`; the limit is `limit`", when over the limit.
+fn over_limit(field: &str, count: usize, what: &str, limit: usize) -> Option<Problem> {
+    (count > limit)
+        .then(|| Problem::new(field, format!("holds {count} {what}; the limit is {limit}")))
+}
+
 fn flag_problems(flag: &Flag, limits: &Limits) -> Vec<Problem> {
     let mut problems = Vec::new();
     problems.extend(validate_key(&flag.key).err());
     if let Some(group) = &flag.group_id {
         problems.extend(check_identifier("group_id", group).err());
     }
-    if flag.description.len() > limits.max_description_bytes {
-        problems.push(Problem::new(
-            "description",
-            format!(
-                "is {} bytes; the limit is {}",
-                flag.description.len(),
-                limits.max_description_bytes
-            ),
-        ));
-    }
+    let description = flag.description.len();
+    problems.extend(over_limit(
+        "description",
+        description,
+        "bytes",
+        limits.max_description_bytes,
+    ));
     if flag.rollout_percentage > 100 {
         problems.push(Problem::new(
             "rollout_percentage",
             format!("must be 0 to 100 (is {})", flag.rollout_percentage),
         ));
     }
-    if flag.markets.len() > limits.max_markets {
-        problems.push(Problem::new(
-            "markets",
-            format!(
-                "lists {} markets; the limit is {}",
-                flag.markets.len(),
-                limits.max_markets
-            ),
-        ));
-    }
+    problems.extend(over_limit(
+        "markets",
+        flag.markets.len(),
+        "markets",
+        limits.max_markets,
+    ));
     for (i, code) in flag.markets.as_slice().iter().enumerate() {
         if let Err(message) = validate_market(code) {
             problems.push(Problem::new(format!("markets[{i}]"), message));
         }
     }
-    if flag.whitelist.len() > limits.max_whitelist {
-        problems.push(Problem::new(
-            "whitelist",
-            format!(
-                "lists {} users; the limit is {} (the server's config can raise it)",
-                flag.whitelist.len(),
-                limits.max_whitelist
-            ),
-        ));
-    }
+    let users = flag.whitelist.len();
+    problems.extend(over_limit(
+        "whitelist",
+        users,
+        "users (the server's config can raise the limit)",
+        limits.max_whitelist,
+    ));
     // Only the first few bad ids: a 10,000-entry list of bad ids would drown the answer.
     let bad_users = flag.whitelist.sorted().into_iter();
     let bad_users = bad_users.filter_map(|u| validate_user_id(u).err());
@@ -224,16 +220,12 @@ pub fn validate_export(export: &Export, limits: &Limits) -> Result<(), Validatio
             ),
         ));
     }
-    if export.flags.len() > limits.max_flags {
-        problems.push(Problem::new(
-            "flags",
-            format!(
-                "holds {} flags; the limit is {}",
-                export.flags.len(),
-                limits.max_flags
-            ),
-        ));
-    }
+    problems.extend(over_limit(
+        "flags",
+        export.flags.len(),
+        "flags",
+        limits.max_flags,
+    ));
     let mut seen = HashSet::new();
     for (i, flag) in export.flags.iter().enumerate() {
         let prefix = format!("flags[{i}]");

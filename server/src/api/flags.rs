@@ -27,6 +27,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/flags/{key}/rollback").route(web::post().to(rollback)));
 }
 
+/// The version a write expects: `If-Match`, else the body's `expected_version`.
+fn expected(req: &HttpRequest, from_body: Option<u64>) -> Result<Option<u64>, ApiError> {
+    Ok(if_match(req.headers())?.or(from_body))
+}
+
 /// A flag's ETag: its version, quoted.
 fn etag(flag: &Flag) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{}\"", flag.version))
@@ -114,10 +119,9 @@ async fn delete(
     auth: Auth<Admin>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let header_version = if_match(req.headers())?;
     let request: DeleteRequest = parse_optional_json(&body.0)?;
+    let expected = expected(&req, request.expected_version)?;
     let writer = Writer::new(&state, auth.caller())?;
-    let expected = header_version.or(request.expected_version);
     let deleted = writer.delete(&key, expected, request.reason).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"deleted": deleted})))
 }
@@ -155,10 +159,9 @@ async fn rollback(
     auth: Auth<Editor>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let header_version = if_match(req.headers())?;
     let request: RollbackRequest = parse_json(&body.0)?;
+    let expected = expected(&req, request.expected_version)?;
     let writer = Writer::new(&state, auth.caller())?;
-    let expected = header_version.or(request.expected_version);
     let flag = writer
         .rollback(&key, request.to_version, expected, request.reason)
         .await?;
