@@ -295,11 +295,14 @@ pub enum Reason {
     MarketExcluded,
     /// Rules 7–9: the rollout percentage decided.
     Rollout,
+    /// Not a rule: an SDK had no flags yet (no server answer, no bootstrap) and served the
+    /// caller's default. `evaluate` never returns it.
+    NoData,
 }
 
 impl Reason {
     /// Every reason, in rule order (for metrics that pre-register a label per reason).
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::GlobalKillSwitch,
         Reason::FlagNotFound,
         Reason::KillSwitch,
@@ -307,6 +310,7 @@ impl Reason {
         Reason::Whitelist,
         Reason::MarketExcluded,
         Reason::Rollout,
+        Reason::NoData,
     ];
 
     /// The wire name, e.g. `"KILL_SWITCH"`.
@@ -319,6 +323,7 @@ impl Reason {
             Reason::Whitelist => "WHITELIST",
             Reason::MarketExcluded => "MARKET_EXCLUDED",
             Reason::Rollout => "ROLLOUT",
+            Reason::NoData => "NO_DATA",
         }
     }
 }

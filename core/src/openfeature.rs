@@ -8,12 +8,14 @@ use crate::model::{Decision, Flag, Reason};
 /// Kill switches and disabled flags → `DISABLED`; whitelist and market rules →
 /// `TARGETING_MATCH`; a partial rollout → `SPLIT`; a 0 % or 100 % rollout with no markets →
 /// `STATIC` (everyone gets the same answer); a 0 % or 100 % rollout behind a market list →
-/// `TARGETING_MATCH` (the market decided); an unknown flag → `ERROR`.
+/// `TARGETING_MATCH` (the market decided); an unknown flag → `ERROR`; no data yet (an SDK
+/// serving the caller's default) → `DEFAULT`.
 pub fn reason(decision: &Decision, flag: Option<&Flag>) -> &'static str {
     match decision.reason {
         Reason::GlobalKillSwitch | Reason::KillSwitch | Reason::Disabled => "DISABLED",
         Reason::Whitelist | Reason::MarketExcluded => "TARGETING_MATCH",
         Reason::FlagNotFound => "ERROR",
+        Reason::NoData => "DEFAULT",
         Reason::Rollout => match flag {
             Some(f) if !matches!(f.rollout_percentage, 0 | 100..) => "SPLIT",
             Some(f) if !f.markets.is_empty() => "TARGETING_MATCH",
