@@ -45,6 +45,8 @@ pub struct ServerSettings {
     pub writes_per_minute: u32,
     /// Seconds between reconciles of the snapshot with the store.
     pub reconcile_interval_secs: u64,
+    /// Seconds between heartbeats on `/v1/stream`.
+    pub stream_heartbeat_secs: u64,
     /// Send `Strict-Transport-Security` (set when served over TLS, e.g. behind a proxy).
     pub hsts: bool,
 }
@@ -58,6 +60,7 @@ impl Default for ServerSettings {
             import_limit_bytes: 256 * 1024 * 1024,
             writes_per_minute: 120,
             reconcile_interval_secs: 5,
+            stream_heartbeat_secs: 15,
             hsts: false,
         }
     }
@@ -190,6 +193,12 @@ impl Settings {
         if self.server.reconcile_interval_secs == 0 {
             return bad(
                 "SWITCHYARD_SERVER__RECONCILE_INTERVAL_SECS",
+                "must be at least 1".into(),
+            );
+        }
+        if self.server.stream_heartbeat_secs == 0 {
+            return bad(
+                "SWITCHYARD_SERVER__STREAM_HEARTBEAT_SECS",
                 "must be at least 1".into(),
             );
         }

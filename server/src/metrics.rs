@@ -30,6 +30,8 @@ pub struct Metrics {
     pub store_errors: IntCounter,
     /// Admin writes refused by the rate limit.
     pub rate_limited: IntCounter,
+    /// Open `/v1/stream` connections.
+    pub stream_clients: IntGauge,
 }
 
 impl Metrics {
@@ -87,6 +89,7 @@ impl Metrics {
             ),
             store_up: gauge("switchyard_store_up", "1 while the store answers"),
             store_errors: counter("switchyard_store_errors_total", "Failed store operations"),
+            stream_clients: gauge("switchyard_stream_clients", "Open /v1/stream connections"),
             rate_limited: counter(
                 "switchyard_ratelimit_rejections_total",
                 "Admin writes refused by the rate limit",
@@ -104,6 +107,7 @@ impl Metrics {
             Box::new(metrics.store_up.clone()),
             Box::new(metrics.store_errors.clone()),
             Box::new(metrics.rate_limited.clone()),
+            Box::new(metrics.stream_clients.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("unique metric");

@@ -21,6 +21,7 @@ pub mod flags;
 pub mod health;
 pub mod kill;
 pub mod ofrep;
+pub mod stream;
 pub mod tokens;
 
 /// Registers every route; bodies may be up to the settings' limits.
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     backup::configure(cfg, settings.import_limit_bytes);
     tokens::configure(cfg);
     health::configure(cfg);
+    stream::configure(cfg);
 }
 
 /// A route whose other methods answer 405 (rewritten to problem+json like every error).
