@@ -1,0 +1,323 @@
+//! `Client`: evaluates flags locally, synchronously, from the last good snapshot; and its
+//! builder. Cheap to clone (`Clone + Send + Sync`); the background task stops when the last
+//! clone is dropped or `shutdown` is called.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use switchyard_core::{Context, Decision, Export, Reason, Snapshot};
+use tokio::sync::watch;
+
+use crate::bootstrap;
+use crate::error::SdkError;
+use crate::sync;
+
+/// Where the client's flags come from right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// No flags at all yet: every evaluation serves the caller's default.
+    Starting,
+    /// Serving bootstrap or persisted flags; the server has not answered in this run.
+    Bootstrap,
+    /// In step with the server.
+    Ready,
+    /// Serving the last good flags; the server has not been reachable since `since`.
+    Stale {
+        /// When the server was last reachable.
+        since: SystemTime,
+    },
+}
+
+/// What the client and its background task share.
+pub(crate) struct Shared {
+    pub(crate) snapshot: ArcSwapOption<Snapshot>,
+    pub(crate) status: watch::Sender<Status>,
+    pub(crate) config: Config,
+}
+
+impl Shared {
+    /// Serves `snapshot` from now on.
+    pub(crate) fn install(&self, snapshot: Snapshot, status: Status) {
+        self.snapshot.store(Some(Arc::new(snapshot)));
+        self.status.send_replace(status);
+    }
+
+    /// The served snapshot's version, if any.
+    pub(crate) fn version(&self) -> Option<u64> {
+        self.snapshot.load().as_ref().map(|s| s.version)
+    }
+
+    /// Notes that the server could not be reached: `Ready` becomes `Stale`.
+    pub(crate) fn mark_unreachable(&self) {
+        self.status.send_if_modified(|status| {
+            if *status == Status::Ready {
+                *status = Status::Stale {
+                    since: SystemTime::now(),
+                };
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// Settings the background task reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) base_url: String,
+    pub(crate) token: String,
+    pub(crate) request_timeout: Duration,
+    pub(crate) refresh_interval: Duration,
+    pub(crate) stream_idle_timeout: Duration,
+    pub(crate) backoff_min: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) persist_path: Option<PathBuf>,
+}
+
+/// Stops the background task when the last `Client` clone goes.
+struct Task {
+    stop: watch::Sender<bool>,
+    handle: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// Evaluates flags locally. Never blocks, never does I/O, never panics.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    task: Option<Arc<Task>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.shared.config.base_url)
+            .field("status", &self.status())
+            .field("version", &self.snapshot_version())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A builder for a client of the server at `base_url`, authenticating with an `sdk` token.
+    pub fn builder(base_url: impl Into<String>, sdk_token: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            config: Config {
+                base_url: base_url.into().trim_end_matches('/').to_owned(),
+                token: sdk_token.into(),
+                request_timeout: Duration::from_secs(5),
+                refresh_interval: Duration::from_secs(30),
+                stream_idle_timeout: Duration::from_secs(45),
+                backoff_min: Duration::from_millis(100),
+                backoff_max: Duration::from_secs(30),
+                persist_path: None,
+            },
+            connect_timeout: Duration::from_secs(2),
+            bootstrap: None,
+            offline: false,
+        }
+    }
+
+    /// Whether `flag` is on for `ctx`; `false` when the flag is unknown or no data is loaded.
+    pub fn is_enabled(&self, flag: &str, ctx: &Context<'_>) -> bool {
+        self.evaluate_or(flag, ctx, false).enabled
+    }
+
+    /// Whether `flag` is on for `ctx`; `default` when the flag is unknown or no data is loaded.
+    pub fn is_enabled_or(&self, flag: &str, ctx: &Context<'_>, default: bool) -> bool {
+        self.evaluate_or(flag, ctx, default).enabled
+    }
+
+    /// The full decision (reason, version); `false` when unknown or no data.
+    pub fn evaluate(&self, flag: &str, ctx: &Context<'_>) -> Decision {
+        self.evaluate_or(flag, ctx, false)
+    }
+
+    /// The full decision; an unknown flag gives `default` with reason `FLAG_NOT_FOUND`, no
+    /// data yet gives `default` with reason `NO_DATA`. Kill switches always give off.
+    pub fn evaluate_or(&self, flag: &str, ctx: &Context<'_>, default: bool) -> Decision {
+        self.with_snapshot(|snapshot| match snapshot {
+            None => Decision::new(default, Reason::NoData, None),
+            Some(snapshot) => {
+                let decision = snapshot.evaluate(flag, ctx);
+                if decision.reason == Reason::FlagNotFound {
+                    Decision::new(default, Reason::FlagNotFound, None)
+                } else {
+                    decision
+                }
+            }
+        })
+    }
+
+    /// Runs `read` on the snapshot being served (a lock-free load).
+    pub fn with_snapshot<T>(&self, read: impl FnOnce(Option<&Snapshot>) -> T) -> T {
+        let guard = self.shared.snapshot.load();
+        read(guard.as_deref())
+    }
+
+    /// Where the flags come from right now.
+    pub fn status(&self) -> Status {
+        self.shared.status.borrow().clone()
+    }
+
+    /// The version of the snapshot being served (0 for bootstrap data).
+    pub fn snapshot_version(&self) -> Option<u64> {
+        self.shared.version()
+    }
+
+    /// Waits until the client is in step with the server, at most `timeout`. The client
+    /// serves (bootstrap data, or defaults) whether or not this succeeds.
+    pub async fn wait_until_ready(&self, timeout: Duration) -> Result<(), SdkError> {
+        let mut status = self.shared.status.subscribe();
+        let ready = status.wait_for(|s| *s == Status::Ready);
+        match tokio::time::timeout(timeout, ready).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(SdkError::Timeout {
+                waited: timeout,
+                status: self.status(),
+            }),
+        }
+    }
+
+    /// Stops the background updates and waits for them to end. Evaluations keep serving
+    /// the last flags.
+    pub async fn shutdown(&self) {
+        let Some(task) = &self.task else { return };
+        task.stop.send_replace(true);
+        let handle = task.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    config: Config,
+    connect_timeout: Duration,
+    bootstrap: Option<Export>,
+    offline: bool,
+}
+
+impl ClientBuilder {
+    /// How long one snapshot request may take (default 5 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// How long connecting may take (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How often to poll the snapshot while the event stream is down (default 30 s).
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.config.refresh_interval = interval;
+        self
+    }
+
+    /// How long the stream may stay silent (heartbeats included) before it counts as dead
+    /// (default 45 s: three of the server's 15 s heartbeats).
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.stream_idle_timeout = timeout;
+        self
+    }
+
+    /// The shortest and longest waits between stream reconnections (default 100 ms, 30 s);
+    /// each wait doubles, with jitter.
+    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.config.backoff_min = min;
+        self.config.backoff_max = max.max(min);
+        self
+    }
+
+    /// Flags to serve until the server answers (the export format).
+    pub fn bootstrap(mut self, export: Export) -> Self {
+        self.bootstrap = Some(export);
+        self
+    }
+
+    /// Bootstrap flags from a JSON string in the export format.
+    pub fn bootstrap_json(self, json: &str) -> Result<Self, SdkError> {
+        Ok(self.bootstrap(bootstrap::parse_export(json)?))
+    }
+
+    /// Bootstrap flags from a file in the export format (e.g. `switchyard export`).
+    pub fn bootstrap_file(self, path: impl AsRef<Path>) -> Result<Self, SdkError> {
+        Ok(self.bootstrap(bootstrap::read_export(path.as_ref())?))
+    }
+
+    /// Keeps the last snapshot from the server in `path`, and starts from it (before any
+    /// bootstrap data), so a restart during an outage still has the server's flags.
+    pub fn persist_to(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.persist_path = Some(path.into());
+        self
+    }
+
+    /// Never contact the server: serve bootstrap (or persisted) data only.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// Builds the client and, unless offline, starts its background task (inside the
+    /// current tokio runtime).
+    pub fn build(self) -> Result<Client, SdkError> {
+        let ClientBuilder {
+            config,
+            connect_timeout,
+            bootstrap,
+            offline,
+        } = self;
+        let initial = config
+            .persist_path
+            .as_deref()
+            .and_then(bootstrap::read_persisted)
+            .or_else(|| bootstrap.map(|export| Snapshot::from_export(0, export)));
+        let status = if initial.is_some() {
+            Status::Bootstrap
+        } else {
+            Status::Starting
+        };
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwapOption::new(initial.map(Arc::new)),
+            status: watch::channel(status).0,
+            config,
+        });
+        if offline {
+            return Ok(Client { shared, task: None });
+        }
+        reqwest::Url::parse(&shared.config.base_url).map_err(|e| SdkError::InvalidUrl {
+            url: shared.config.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SdkError::NoRuntime)?;
+        // No overall timeout on the client: it would cut the event stream. Snapshot requests
+        // set their own.
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .build()
+            .map_err(|e| SdkError::Http(e.to_string()))?;
+        let (stop, stopped) = watch::channel(false);
+        let handle = runtime.spawn(sync::run(shared.clone(), http, stopped));
+        let task = Task {
+            stop,
+            handle: Mutex::new(Some(handle)),
+        };
+        Ok(Client {
+            shared,
+            task: Some(Arc::new(task)),
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! An OpenFeature provider (feature `openfeature`): apps on the `open-feature` crate evaluate
+//! through a Switchyard `Client`, locally. Switchyard flags are boolean; other types answer
+//! `TYPE_MISMATCH`. The context's targeting key is the user; a `market` string field the market.
+
+use async_trait::async_trait;
+use open_feature::provider::{
+    FeatureProvider, ProviderMetadata, ProviderStatus, ResolutionDetails,
+};
+use open_feature::{
+    EvaluationContext, EvaluationContextFieldValue, EvaluationError, EvaluationErrorCode,
+    EvaluationReason, EvaluationResult, FlagMetadata, StructValue,
+};
+use switchyard_core::{Context, Reason, openfeature};
+
+use crate::client::{Client, Status};
+
+/// Switchyard as an OpenFeature provider.
+pub struct SwitchyardProvider {
+    client: Client,
+    metadata: ProviderMetadata,
+}
+
+impl SwitchyardProvider {
+    /// A provider that evaluates with `client`.
+    pub fn new(client: Client) -> Self {
+        SwitchyardProvider {
+            client,
+            metadata: ProviderMetadata::new("switchyard"),
+        }
+    }
+}
+
+fn reason(name: &str) -> EvaluationReason {
+    match name {
+        "STATIC" => EvaluationReason::Static,
+        "TARGETING_MATCH" => EvaluationReason::TargetingMatch,
+        "SPLIT" => EvaluationReason::Split,
+        "DISABLED" => EvaluationReason::Disabled,
+        "DEFAULT" => EvaluationReason::Default,
+        "ERROR" => EvaluationReason::Error,
+        other => EvaluationReason::Other(other.to_owned()),
+    }
+}
+
+fn mismatch<T>() -> EvaluationResult<T> {
+    Err(EvaluationError {
+        code: EvaluationErrorCode::TypeMismatch,
+        message: Some("Switchyard flags are boolean".into()),
+    })
+}
+
+#[async_trait]
+impl FeatureProvider for SwitchyardProvider {
+    fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+
+    fn status(&self) -> ProviderStatus {
+        match self.client.status() {
+            Status::Starting => ProviderStatus::NotReady,
+            Status::Bootstrap | Status::Ready | Status::Stale { .. } => ProviderStatus::Ready,
+        }
+    }
+
+    async fn resolve_bool_value(
+        &self,
+        flag_key: &str,
+        evaluation_context: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<bool>> {
+        let mut ctx = Context::new();
+        if let Some(user) = &evaluation_context.targeting_key {
+            ctx = ctx.user(user.as_str());
+        }
+        if let Some(EvaluationContextFieldValue::String(market)) =
+            evaluation_context.custom_fields.get("market")
+        {
+            ctx = ctx.market(market.as_str());
+        }
+        self.client.with_snapshot(|snapshot| {
+            let Some(snapshot) = snapshot else {
+                return Err(EvaluationError {
+                    code: EvaluationErrorCode::ProviderNotReady,
+                    message: Some("no flags loaded yet".into()),
+                });
+            };
+            let decision = snapshot.evaluate(flag_key, &ctx);
+            if decision.reason == Reason::FlagNotFound {
+                return Err(EvaluationError {
+                    code: EvaluationErrorCode::FlagNotFound,
+                    message: Some(format!("no flag has the key {flag_key:?}")),
+                });
+            }
+            let metadata = FlagMetadata::default()
+                .with_value("reason", decision.reason.as_str())
+                .with_value("version", decision.version.unwrap_or(0) as i64);
+            Ok(ResolutionDetails {
+                value: decision.enabled,
+                variant: Some(decision.variant.as_str().to_owned()),
+                reason: Some(reason(openfeature::reason(
+                    &decision,
+                    snapshot.get(flag_key),
+                ))),
+                flag_metadata: Some(metadata),
+            })
+        })
+    }
+
+    async fn resolve_int_value(
+        &self,
+        _: &str,
+        _: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<i64>> {
+        mismatch()
+    }
+
+    async fn resolve_float_value(
+        &self,
+        _: &str,
+        _: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<f64>> {
+        mismatch()
+    }
+
+    async fn resolve_string_value(
+        &self,
+        _: &str,
+        _: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<String>> {
+        mismatch()
+    }
+
+    async fn resolve_struct_value(
+        &self,
+        _: &str,
+        _: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<StructValue>> {
+        mismatch()
+    }
+}

@@ -1,0 +1,236 @@
+//! The background task that keeps a client's flags current. It follows `/v1/stream` (an event
+//! per new snapshot version, then a `/v1/snapshot` fetch with the ETag); while the stream is
+//! down it polls the snapshot every refresh interval and retries the stream with exponential
+//! backoff and jitter. Every failure keeps the last good flags and is logged, never raised.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, ETAG, IF_NONE_MATCH};
+use switchyard_core::Snapshot;
+use tokio::sync::watch;
+
+use crate::bootstrap;
+use crate::client::{Shared, Status};
+
+/// Why one sync step failed (logged, then retried).
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("request failed: {0}")]
+    Request(#[from] reqwest::Error),
+    #[error("server answered {0}")]
+    Status(StatusCode),
+    #[error("malformed snapshot: {0}")]
+    Malformed(String),
+    #[error("the stream was silent for {0:?}")]
+    Idle(Duration),
+    #[error("the stream ended")]
+    Ended,
+}
+
+/// Exponential backoff with jitter: each delay doubles up to `max`, and is drawn uniformly
+/// from its upper half, so clients that failed together do not retry together.
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(min: Duration, max: Duration) -> Self {
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
+
+    fn delay(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(self.max);
+        let mut bytes = [0u8; 8];
+        let unit = match getrandom::fill(&mut bytes) {
+            Ok(()) => u64::from_le_bytes(bytes) as f64 / u64::MAX as f64,
+            Err(_) => 0.5,
+        };
+        base.mul_f64(0.5 + unit / 2.0)
+    }
+}
+
+/// Runs until `stop` turns true (or the client is gone).
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    http: reqwest::Client,
+    mut stop: watch::Receiver<bool>,
+) {
+    let config = &shared.config;
+    let mut etag: Option<String> = None;
+    let mut backoff = Backoff::new(config.backoff_min, config.backoff_max);
+    loop {
+        let streamed = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            result = follow_stream(&shared, &http, &mut etag) => result,
+        };
+        match streamed {
+            // The stream worked for a while: start over from the shortest wait.
+            Err(StreamFailure {
+                connected: true,
+                error,
+            }) => {
+                backoff.reset();
+                tracing::warn!(error = %error, "switchyard stream lost; reconnecting");
+            }
+            Err(StreamFailure { error, .. }) => {
+                tracing::warn!(error = %error, "switchyard stream unavailable; polling meanwhile");
+            }
+            Ok(()) => {}
+        }
+        // Poll until it is time to try the stream again.
+        let retry_at = tokio::time::Instant::now() + backoff.delay();
+        loop {
+            if let Err(e) = fetch(&shared, &http, &mut etag).await {
+                shared.mark_unreachable();
+                tracing::debug!(error = %e, "switchyard snapshot poll failed");
+            }
+            let next_poll = tokio::time::Instant::now() + config.refresh_interval;
+            let wake = next_poll.min(retry_at);
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                () = tokio::time::sleep_until(wake) => {}
+            }
+            if wake == retry_at {
+                break;
+            }
+        }
+    }
+}
+
+struct StreamFailure {
+    connected: bool,
+    error: SyncError,
+}
+
+/// Follows `/v1/stream` until it fails, fetching the snapshot whenever a newer version is
+/// announced. Returns why it stopped, and whether it had connected.
+async fn follow_stream(
+    shared: &Shared,
+    http: &reqwest::Client,
+    etag: &mut Option<String>,
+) -> Result<(), StreamFailure> {
+    let config = &shared.config;
+    let failed = |connected, error| StreamFailure { connected, error };
+    let response = http
+        .get(format!("{}/v1/stream", config.base_url))
+        .bearer_auth(&config.token)
+        .header(ACCEPT, "text/event-stream")
+        .send()
+        .await
+        .map_err(|e| failed(false, e.into()))?;
+    if !response.status().is_success() {
+        return Err(failed(false, SyncError::Status(response.status())));
+    }
+    let mut events = response.bytes_stream().eventsource();
+    loop {
+        let next = tokio::time::timeout(config.stream_idle_timeout, events.next()).await;
+        let event = match next {
+            Err(_) => return Err(failed(true, SyncError::Idle(config.stream_idle_timeout))),
+            Ok(None) => return Err(failed(true, SyncError::Ended)),
+            Ok(Some(Err(e))) => return Err(failed(true, SyncError::Malformed(e.to_string()))),
+            Ok(Some(Ok(event))) => event,
+        };
+        if event.event != "snapshot" {
+            continue;
+        }
+        let announced = serde_json::from_str::<serde_json::Value>(&event.data)
+            .ok()
+            .and_then(|v| v["version"].as_u64());
+        let behind = match (announced, shared.version()) {
+            (Some(new), Some(have)) => new > have || *shared.status.borrow() != Status::Ready,
+            _ => true,
+        };
+        if behind && let Err(e) = fetch(shared, http, etag).await {
+            shared.mark_unreachable();
+            tracing::warn!(error = %e, "switchyard snapshot fetch failed; keeping the last good flags");
+        }
+    }
+}
+
+/// Fetches `/v1/snapshot` (conditional on the last ETag) and serves it when it is new.
+async fn fetch(
+    shared: &Shared,
+    http: &reqwest::Client,
+    etag: &mut Option<String>,
+) -> Result<(), SyncError> {
+    let config = &shared.config;
+    let mut request = http
+        .get(format!("{}/v1/snapshot", config.base_url))
+        .bearer_auth(&config.token)
+        .timeout(config.request_timeout);
+    if let Some(tag) = etag.as_deref()
+        && shared.version().is_some()
+    {
+        request = request.header(IF_NONE_MATCH, tag);
+    }
+    let response = request.send().await?;
+    match response.status() {
+        StatusCode::NOT_MODIFIED => {
+            shared.status.send_replace(Status::Ready);
+            return Ok(());
+        }
+        status if !status.is_success() => return Err(SyncError::Status(status)),
+        _ => {}
+    }
+    let new_etag = response
+        .headers()
+        .get(ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.bytes().await?;
+    let snapshot: Snapshot =
+        serde_json::from_slice(&body).map_err(|e| SyncError::Malformed(e.to_string()))?;
+    // Behind a load balancer one instance may lag another: never step back to an older
+    // version of the server's data (bootstrap data, version 0, is always replaced).
+    let from_server = matches!(
+        *shared.status.borrow(),
+        Status::Ready | Status::Stale { .. }
+    );
+    if from_server && shared.version().is_some_and(|have| snapshot.version < have) {
+        return Ok(());
+    }
+    *etag = new_etag;
+    shared.install(snapshot, Status::Ready);
+    if let Some(path) = config.persist_path.clone() {
+        let written = tokio::task::spawn_blocking(move || bootstrap::persist(&path, &body)).await;
+        if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
+            tracing::warn!(error = %e, "could not persist the snapshot");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
+        let bounds = [(50, 100), (100, 200), (200, 400), (400, 800), (400, 800)];
+        for (low, high) in bounds {
+            let d = backoff.delay();
+            assert!(
+                d >= Duration::from_millis(low) && d <= Duration::from_millis(high),
+                "{d:?} not in {low}..={high} ms"
+            );
+        }
+        backoff.reset();
+        assert!(backoff.delay() <= Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of switchyard-sdk against a real Switchyard server over HTTP.
+
+mod bootstrap;
+mod helpers;
+#[cfg(feature = "openfeature")]
+mod openfeature;
+mod updates;

@@ -1,0 +1,204 @@
+//! Live updates: the initial load, changes and kill switches as they happen, a server outage
+//! and its return, several servers on one Redis, defaults, shutdown.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchyard_sdk::{Client, Context, Reason, Status};
+use switchyard_testkit::redis::RedisServer;
+
+use crate::helpers::{Server, builder, eventually};
+
+#[tokio::test]
+async fn initial_load_live_changes_and_kill_switches() {
+    let server = Server::start().await;
+    server
+        .create(
+            "new-onboarding",
+            json!({"enabled": true, "rollout_percentage": 0, "whitelist": ["insider"]}),
+        )
+        .await;
+    let client = builder(&server.base).build().unwrap();
+    client
+        .wait_until_ready(Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(client.status(), Status::Ready);
+    let insider = Context::new().user("insider");
+    let outsider = Context::new().user("outsider");
+    assert_eq!(
+        client.evaluate("new-onboarding", &insider).reason,
+        Reason::Whitelist
+    );
+    assert!(!client.is_enabled("new-onboarding", &outsider));
+
+    server
+        .patch("new-onboarding", json!({"rollout_percentage": 100}))
+        .await;
+    eventually("the rollout change", || {
+        client.is_enabled("new-onboarding", &outsider)
+    })
+    .await;
+    server
+        .patch("new-onboarding", json!({"kill_switch": true}))
+        .await;
+    eventually("the flag's kill switch", || {
+        client.evaluate("new-onboarding", &insider).reason == Reason::KillSwitch
+    })
+    .await;
+    server.kill_global(true).await;
+    eventually("the global kill switch", || {
+        client.evaluate("new-onboarding", &insider).reason == Reason::GlobalKillSwitch
+    })
+    .await;
+    server.kill_global(false).await;
+    eventually("the global kill switch off", || {
+        client.evaluate("new-onboarding", &insider).reason == Reason::KillSwitch
+    })
+    .await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn keeps_serving_through_an_outage_and_catches_up() {
+    let mut server = Server::start().await;
+    server
+        .create("f", json!({"enabled": true, "rollout_percentage": 100}))
+        .await;
+    let client = builder(&server.base).build().unwrap();
+    client
+        .wait_until_ready(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let ctx = Context::new().user("u");
+    let before = client.evaluate("f", &ctx);
+
+    server.stop().await;
+    eventually("stale once the server is gone", || {
+        matches!(client.status(), Status::Stale { .. })
+    })
+    .await;
+    for _ in 0..100 {
+        assert_eq!(
+            client.evaluate("f", &ctx),
+            before,
+            "the last good flags are served"
+        );
+    }
+
+    server.resume().await;
+    server.patch("f", json!({"enabled": false})).await;
+    eventually("the change made after the outage", || {
+        client.evaluate("f", &ctx).reason == Reason::Disabled
+    })
+    .await;
+    eventually("ready again", || client.status() == Status::Ready).await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn follows_a_change_made_on_another_instance_through_redis() {
+    let redis = RedisServer::start();
+    let a = Server::start_with(Some(redis.url())).await;
+    let b = Server::start_with(Some(redis.url())).await;
+    a.create("f", json!({"enabled": true, "rollout_percentage": 100}))
+        .await;
+    let client = builder(&b.base).build().unwrap();
+    let ctx = Context::new().user("u");
+    eventually("the flag via instance B", || client.is_enabled("f", &ctx)).await;
+    a.kill_global(true).await;
+    eventually("A's kill switch via B", || {
+        client.evaluate("f", &ctx).reason == Reason::GlobalKillSwitch
+    })
+    .await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn defaults_when_the_flag_is_unknown_or_nothing_is_loaded() {
+    let empty = Client::builder("http://127.0.0.1:9", "t")
+        .offline(true)
+        .build()
+        .unwrap();
+    let ctx = Context::new().user("u");
+    assert_eq!(empty.status(), Status::Starting);
+    let d = empty.evaluate_or("f", &ctx, true);
+    assert_eq!((d.enabled, d.reason), (true, Reason::NoData));
+    assert!(!empty.is_enabled("f", &ctx));
+
+    let export =
+        r#"{"format": 1, "flags": [{"key": "on", "enabled": true, "rollout_percentage": 100}]}"#;
+    let loaded = Client::builder("http://127.0.0.1:9", "t")
+        .offline(true)
+        .bootstrap_json(export)
+        .unwrap()
+        .build()
+        .unwrap();
+    let d = loaded.evaluate_or("missing", &ctx, true);
+    assert_eq!((d.enabled, d.reason), (true, Reason::FlagNotFound));
+    assert!(loaded.is_enabled_or("on", &ctx, false));
+    let killed = r#"{"format": 1, "global_kill_switch": {"active": true}, "flags": []}"#;
+    let killed = Client::builder("http://127.0.0.1:9", "t")
+        .offline(true)
+        .bootstrap_json(killed)
+        .unwrap()
+        .build()
+        .unwrap();
+    let d = killed.evaluate_or("missing", &ctx, true);
+    assert_eq!(
+        (d.enabled, d.reason),
+        (false, Reason::GlobalKillSwitch),
+        "a kill switch beats the default"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_the_stream() {
+    let server = Server::start().await;
+    let client = builder(&server.base).build().unwrap();
+    client
+        .wait_until_ready(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let streams = || async {
+        let text = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("switchyard_stream_clients ")
+                    .map(|n| n.trim().to_owned())
+            })
+            .unwrap()
+    };
+    assert_eq!(streams().await, "1");
+    let clone = client.clone();
+    clone.shutdown().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while streams().await != "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream stayed open after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn the_client_is_clone_send_sync_and_needs_a_runtime_only_online() {
+    fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+    assert_traits::<Client>();
+    let err = Client::builder("http://127.0.0.1:9", "t")
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, switchyard_sdk::SdkError::NoRuntime), "{err}");
+    assert!(
+        Client::builder("http://127.0.0.1:9", "t")
+            .offline(true)
+            .build()
+            .is_ok()
+    );
+}
