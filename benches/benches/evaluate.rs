@@ -1,5 +1,6 @@
-//! Criterion benchmarks of `switchyard-core`'s evaluation, each group beside its baseline:
-//! murmur3 over the same bytes alone, the floor any bucketed evaluation pays.
+//! Criterion benchmarks of evaluation, each group beside its baseline: `evaluate` beside
+//! murmur3 over the same bytes alone (the floor any bucketed evaluation pays), and the SDK's
+//! `is_enabled` beside `switchyard-core` called directly.
 //!
 //! Run: `cargo bench -p switchyard-benches --bench evaluate`
 
@@ -54,5 +55,31 @@ fn bench_evaluate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_evaluate);
+/// The SDK's `is_enabled` beside `switchyard-core` called directly on the same snapshot:
+/// what the client adds (a lock-free snapshot load and the default handling).
+fn bench_sdk(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sdk");
+    let ctx = Context::new().user("user-4242").market("fr");
+    let export =
+        Snapshot::new(1, KillSwitch::default(), [realistic_flag("new-onboarding")]).to_export();
+    let snapshot = Snapshot::from_export(1, export.clone());
+    let client = switchyard_sdk::Client::builder("http://127.0.0.1:9", "unused")
+        .offline(true)
+        .bootstrap(export)
+        .build()
+        .expect("an offline client");
+    group.bench_function("baseline_core_snapshot_evaluate", |b| {
+        b.iter(|| {
+            snapshot
+                .evaluate(black_box("new-onboarding"), black_box(&ctx))
+                .enabled
+        })
+    });
+    group.bench_function("client_is_enabled", |b| {
+        b.iter(|| client.is_enabled(black_box("new-onboarding"), black_box(&ctx)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_evaluate, bench_sdk);
 criterion_main!(benches);

@@ -1,0 +1,106 @@
+//! Kill switch to SDK: the time from a kill switch write's acknowledgement until a connected
+//! SDK client's `evaluate` obeys it, beside the write's own round trip measured in the same
+//! run (the server has already swapped its snapshot when it acknowledges).
+//!
+//! Run: `cargo run --release -p switchyard-benches --bin kill_switch` (updates BENCHMARKS.md);
+//! `-- --smoke` runs a few iterations and writes nothing (CI keeps it working).
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use serde_json::json;
+use switchyard_benches::{benchmarks_md, ms, percentile, write_section};
+use switchyard_sdk::{Client, Context, Reason};
+use switchyard_server::{Application, Settings};
+
+const ADMIN: &str = "bench-admin-token-0123456789";
+const SDK: &str = "bench-sdk-token-0123456789";
+/// How long one flip may take to reach the SDK before it counts as lost.
+const GIVE_UP: Duration = Duration::from_secs(2);
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let n = if smoke { 10 } else { 500 };
+    let data = std::env::temp_dir().join(format!("switchyard-kill-bench-{}", std::process::id()));
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.workers = 1;
+    settings.server.writes_per_minute = 1_000_000;
+    settings.store.data_dir = data.clone();
+    settings.admin_token = Some(ADMIN.into());
+    settings.sdk_token = Some(SDK.into());
+    let app = Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+
+    let http = reqwest::Client::new();
+    let flag_url = format!("{base}/v1/flags/checkout");
+    let body = json!({"enabled": true, "rollout_percentage": 100});
+    http.put(&flag_url)
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?;
+    let client = Client::builder(&base, SDK).build()?;
+    client.wait_until_ready(Duration::from_secs(10)).await?;
+    let ctx = Context::new().user("u-1");
+
+    let (mut writes, mut obeyed) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let active = i % 2 == 0;
+        let body = json!({"active": active, "reason": "benchmark"});
+        let sent = Instant::now();
+        let kill = http
+            .post(format!("{flag_url}/kill"))
+            .bearer_auth(ADMIN)
+            .json(&body);
+        kill.send().await?.error_for_status()?;
+        let acknowledged = Instant::now();
+        writes.push(acknowledged - sent);
+        loop {
+            let killed = client.evaluate("checkout", &ctx).reason == Reason::KillSwitch;
+            if killed == active {
+                obeyed.push(acknowledged.elapsed());
+                break;
+            }
+            if acknowledged.elapsed() > GIVE_UP {
+                bail!("flip {i} did not reach the SDK within {GIVE_UP:?}");
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    client.shutdown().await;
+    let _ = std::fs::remove_dir_all(&data);
+    writes.sort();
+    obeyed.sort();
+    let row = |name: &str, s: &[Duration]| {
+        format!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            s.len(),
+            ms(percentile(s, 50.0)),
+            ms(percentile(s, 90.0)),
+            ms(percentile(s, 99.0)),
+            ms(percentile(s, 100.0))
+        )
+    };
+    let table = format!(
+        "Measured {date} on this machine (`nproc` = {cores}), server (embedded store) and SDK in one process.\n\n\
+         | what | samples | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n{}\n{}\n\n\
+         Goal: a connected SDK obeys a kill switch within 100 ms.",
+        row(
+            "**baseline**: the kill switch write's own round trip",
+            &writes
+        ),
+        row("write acknowledged → SDK's `evaluate` obeys", &obeyed),
+        date = chrono::Utc::now().format("%Y-%m-%d"),
+        cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!("{table}");
+    if !smoke {
+        write_section(&benchmarks_md(), "kill-switch-sdk", &table)?;
+        println!("\nwritten to {}", benchmarks_md().display());
+    }
+    Ok(())
+}
