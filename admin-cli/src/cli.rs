@@ -1,0 +1,90 @@
+//! The command line: global options and every command, as clap derive types. The doc
+//! comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+
+/// The Switchyard operator's and incident responder's tool.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    after_help = "Exit codes: 0 done; 1 refused or not confirmed; 2 usage or invalid input; \
+                  3 authentication or role (401/403); 4 not found; 5 conflict (a concurrent change); \
+                  6 server or network error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The server's URL.
+    #[arg(long, env = "SWITCHYARD_URL", global = true)]
+    pub url: Option<String>,
+    /// An API token (its role decides what it may do).
+    #[arg(long, env = "SWITCHYARD_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// A profile from the config file (url and token).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The config file holding profiles [default: ~/.config/switchyard/config.toml].
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Print the server's JSON objects instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Do not ask for confirmation (required for dangerous commands when not on a terminal).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, show, create and delete flags.
+    #[command(subcommand)]
+    Flags(commands::flags::FlagsCommand),
+    /// Turn a flag on (its targeting applies).
+    Enable(commands::edit::FlagArg),
+    /// Turn a flag off for everyone.
+    Disable(commands::edit::FlagArg),
+    /// Set a flag's rollout percentage (100 % asks for confirmation).
+    Rollout(commands::edit::RolloutArgs),
+    /// Add, remove or list whitelisted users.
+    #[command(subcommand)]
+    Whitelist(commands::edit::WhitelistCommand),
+    /// Set or clear a flag's markets.
+    #[command(subcommand)]
+    Markets(commands::edit::MarketsCommand),
+    /// Kill a flag (or everything, with --global): off for everyone, at once.
+    Kill(commands::kill::KillArgs),
+    /// Lift a flag's (or the global) kill switch.
+    Unkill(commands::kill::UnkillArgs),
+    /// Server health, the global kill switch, and every flag at a glance.
+    Status,
+    /// The audit trail, oldest first; --follow keeps printing new entries.
+    Audit(commands::audit::AuditArgs),
+    /// A flag's versions, newest first.
+    History(commands::edit::FlagArg),
+    /// Make an earlier version of a flag current again.
+    Rollback(commands::backup::RollbackArgs),
+    /// Write every flag and the global kill switch (the backup format) to FILE or stdout.
+    Export(commands::backup::ExportArgs),
+    /// Restore a backup (shows what would change; --dry-run stops there).
+    Import(commands::backup::ImportArgs),
+    /// Evaluate a flag, on the server or --offline from an export file.
+    Eval(commands::eval::EvalArgs),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Tokens(commands::tokens::TokensCommand),
+    /// Print shell completions.
+    Completions(commands::completions::CompletionsArgs),
+}

@@ -1,0 +1,232 @@
+//! Edits of one flag: `enable`, `disable`, `rollout`, `whitelist`, `markets`. Each is a
+//! read-modify-write carrying the version read; when someone else changed the flag meanwhile
+//! (409) and the edit still makes sense, it is retried on the new version, never forced.
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::flag_path;
+use crate::Ctx;
+use crate::confirm::confirm;
+use crate::error::CliError;
+use crate::output::{cell, change, on_off};
+
+/// How many times an edit is retried after concurrent changes.
+const ATTEMPTS: usize = 3;
+
+/// A command on one flag.
+#[derive(Debug, Args)]
+pub struct FlagArg {
+    /// The flag's key.
+    pub flag: String,
+}
+
+/// `rollout FLAG PERCENT`.
+#[derive(Debug, Args)]
+pub struct RolloutArgs {
+    /// The flag's key.
+    pub flag: String,
+    /// The new percentage, 0–100.
+    #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub percent: u32,
+}
+
+/// `whitelist add|remove|list`.
+#[derive(Debug, Subcommand)]
+pub enum WhitelistCommand {
+    /// Whitelist users (they get the flag whatever the rollout and markets say).
+    Add {
+        /// The flag's key.
+        flag: String,
+        /// User ids.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Take users off the whitelist.
+    Remove {
+        /// The flag's key.
+        flag: String,
+        /// User ids.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// List the whitelisted users.
+    List {
+        /// The flag's key.
+        flag: String,
+    },
+}
+
+/// `markets set|clear`.
+#[derive(Debug, Subcommand)]
+pub enum MarketsCommand {
+    /// Limit the flag to these markets (e.g. FR US UK).
+    Set {
+        /// The flag's key.
+        flag: String,
+        /// Market codes.
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+    /// Every market again.
+    Clear {
+        /// The flag's key.
+        flag: String,
+    },
+}
+
+/// Reads the flag, asks `patch` for the change (None: nothing to do), and writes it with the
+/// version read; retries on a concurrent change. Returns (before, after).
+async fn edit(
+    ctx: &Ctx,
+    key: &str,
+    patch: impl Fn(&Value) -> Option<Value>,
+) -> Result<(Value, Value), CliError> {
+    let path = flag_path(key)?;
+    for _ in 0..ATTEMPTS {
+        let before = ctx.api.get(&path).await?;
+        let Some(mut body) = patch(&before) else {
+            return Ok((before.clone(), before));
+        };
+        body["expected_version"] = before["version"].clone();
+        match ctx.api.call(Method::PATCH, &path, Some(&body)).await {
+            Ok(after) => return Ok((before, after)),
+            Err(CliError::Conflict(_)) => {
+                eprintln!(
+                    "{key} changed meanwhile (was v{}); applying the change to the new version",
+                    before["version"]
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(CliError::Conflict(format!(
+        "conflict: {key} kept changing under this edit ({ATTEMPTS} tries); look at `switchyard history {key}` and retry"
+    )))
+}
+
+fn report(
+    ctx: &Ctx,
+    key: &str,
+    field: &str,
+    shown: impl Fn(&Value) -> String,
+    before: &Value,
+    after: &Value,
+) {
+    ctx.out.print(after, || {
+        if before["version"] == after["version"] {
+            format!(
+                "{key} {field} is already {} (v{}); nothing changed",
+                shown(before),
+                before["version"]
+            )
+        } else {
+            change(key, field, &shown(before), &shown(after), before, after)
+        }
+    });
+}
+
+/// `enable` / `disable`.
+pub async fn enable(ctx: &Ctx, args: FlagArg, on: bool) -> Result<(), CliError> {
+    let (before, after) = edit(ctx, &args.flag, |f| {
+        (f["enabled"] != json!(on)).then(|| json!({"enabled": on}))
+    })
+    .await?;
+    report(
+        ctx,
+        &args.flag,
+        "enabled",
+        |f| on_off(&f["enabled"]).to_owned(),
+        &before,
+        &after,
+    );
+    Ok(())
+}
+
+/// `rollout FLAG PERCENT`.
+pub async fn rollout(ctx: &Ctx, args: RolloutArgs) -> Result<(), CliError> {
+    if args.percent == 100 {
+        confirm(
+            &format!("roll {} out to 100 % of users", args.flag),
+            ctx.yes,
+        )?;
+    }
+    let want = json!(args.percent);
+    let (before, after) = edit(ctx, &args.flag, |f| {
+        (f["rollout_percentage"] != want).then(|| json!({"rollout_percentage": want}))
+    })
+    .await?;
+    report(
+        ctx,
+        &args.flag,
+        "rollout",
+        |f| format!("{}%", f["rollout_percentage"]),
+        &before,
+        &after,
+    );
+    Ok(())
+}
+
+fn users(flag: &Value) -> Vec<String> {
+    flag["whitelist"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// `whitelist add|remove|list`.
+pub async fn whitelist(ctx: &Ctx, cmd: WhitelistCommand) -> Result<(), CliError> {
+    let (key, body_key, listed) = match cmd {
+        WhitelistCommand::List { flag } => {
+            let found = ctx.api.get(&flag_path(&flag)?).await?;
+            ctx.out
+                .print(&found["whitelist"], || users(&found).join("\n"));
+            return Ok(());
+        }
+        WhitelistCommand::Add { flag, users } => (flag, "whitelist_add", users),
+        WhitelistCommand::Remove { flag, users } => (flag, "whitelist_remove", users),
+    };
+    let adding = body_key == "whitelist_add";
+    let (before, after) = edit(ctx, &key, |f| {
+        let current = users(f);
+        let needed = listed.iter().any(|u| current.contains(u) != adding);
+        needed.then(|| json!({ body_key: listed }))
+    })
+    .await?;
+    report(
+        ctx,
+        &key,
+        "whitelist",
+        |f| format!("{} users", users(f).len()),
+        &before,
+        &after,
+    );
+    Ok(())
+}
+
+/// `markets set|clear`.
+pub async fn markets(ctx: &Ctx, cmd: MarketsCommand) -> Result<(), CliError> {
+    let (key, codes) = match cmd {
+        MarketsCommand::Set { flag, codes } => (flag, codes),
+        MarketsCommand::Clear { flag } => (flag, Vec::new()),
+    };
+    let mut wanted: Vec<String> = codes.iter().map(|c| c.to_ascii_uppercase()).collect();
+    wanted.sort();
+    wanted.dedup();
+    let (before, after) = edit(ctx, &key, |f| {
+        (f["markets"] != json!(wanted)).then(|| json!({"markets": codes}))
+    })
+    .await?;
+    let shown = |f: &Value| {
+        if f["markets"].as_array().is_some_and(Vec::is_empty) {
+            "every market".to_owned()
+        } else {
+            cell(&f["markets"])
+        }
+    };
+    report(ctx, &key, "markets", shown, &before, &after);
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `kill` and `unkill`, the responder's commands. After flipping a switch they ask the server
+//! to evaluate and print what it now answers: proof that it took.
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::flag_path;
+use crate::Ctx;
+use crate::confirm::confirm;
+use crate::error::CliError;
+use crate::output::change;
+
+/// `kill FLAG --reason R` or `kill --global --reason R`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The flag to kill.
+    #[arg(required_unless_present = "global", conflicts_with = "global")]
+    pub flag: Option<String>,
+    /// Kill every flag (asks for confirmation).
+    #[arg(long)]
+    pub global: bool,
+    /// Why, for the audit trail (required).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// `unkill FLAG` or `unkill --global`.
+#[derive(Debug, Args)]
+pub struct UnkillArgs {
+    /// The flag to bring back.
+    #[arg(required_unless_present = "global", conflicts_with = "global")]
+    pub flag: Option<String>,
+    /// Lift the global kill switch.
+    #[arg(long)]
+    pub global: bool,
+    /// Why, for the audit trail.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// What the server answers now for `flag`, as a line.
+async fn verify(ctx: &Ctx, flag: &str) -> Result<String, CliError> {
+    let answer = ctx
+        .api
+        .post("/v1/evaluate", &json!({"flag": flag, "context": {}}))
+        .await;
+    let answer = match answer {
+        Err(CliError::NotFound(_)) => return Ok(String::new()),
+        other => other?,
+    };
+    Ok(format!(
+        "verified: the server now answers {flag} {} ({})",
+        if answer["enabled"].as_bool() == Some(true) {
+            "ON"
+        } else {
+            "off"
+        },
+        answer["reason"].as_str().unwrap_or("?")
+    ))
+}
+
+async fn flip_flag(
+    ctx: &Ctx,
+    key: &str,
+    active: bool,
+    reason: Option<String>,
+) -> Result<(), CliError> {
+    let path = flag_path(key)?;
+    let before = ctx.api.get(&path).await?;
+    let after = ctx
+        .api
+        .post(
+            &format!("{path}/kill"),
+            &json!({"active": active, "reason": reason}),
+        )
+        .await?;
+    let proof = verify(ctx, key).await?;
+    let shown = |f: &Value| {
+        if f["kill_switch"].as_bool() == Some(true) {
+            "ON".to_owned()
+        } else {
+            "off".to_owned()
+        }
+    };
+    ctx.out.print(&after, || {
+        format!(
+            "{}\n{proof}",
+            change(
+                key,
+                "kill switch",
+                &shown(&before),
+                &shown(&after),
+                &before,
+                &after
+            )
+        )
+    });
+    Ok(())
+}
+
+async fn flip_global(ctx: &Ctx, active: bool, reason: Option<String>) -> Result<(), CliError> {
+    let before = ctx.api.get("/v1/kill-switch").await?;
+    let after = ctx
+        .api
+        .post(
+            "/v1/kill-switch",
+            &json!({"active": active, "reason": reason}),
+        )
+        .await?;
+    // Rule 1 answers every key, known or not: any key proves the global switch took.
+    let answer = ctx
+        .api
+        .post(
+            "/v1/evaluate",
+            &json!({"flag": "switchyard-cli-probe", "context": {}}),
+        )
+        .await;
+    let proof = match (active, answer) {
+        (true, Ok(a)) if a["reason"] == "GLOBAL_KILL_SWITCH" => {
+            "verified: the server answers every flag off (GLOBAL_KILL_SWITCH)".to_owned()
+        }
+        (false, Err(CliError::NotFound(_))) => {
+            "verified: the server no longer applies the global kill switch".to_owned()
+        }
+        (_, Ok(a)) => format!(
+            "warning: the server answers {} — check `switchyard status`",
+            a["reason"]
+        ),
+        (_, Err(e)) => format!("warning: could not verify ({e})"),
+    };
+    let shown = |k: &Value| {
+        if k["active"].as_bool() == Some(true) {
+            "ON"
+        } else {
+            "off"
+        }
+    };
+    ctx.out.print(&after, || {
+        let why = after["reason"]
+            .as_str()
+            .map(|r| format!(", reason: {r}"))
+            .unwrap_or_default();
+        format!(
+            "global kill switch {} → {} (by {}{why})\n{proof}",
+            shown(&before),
+            shown(&after),
+            after["set_by"].as_str().unwrap_or("?")
+        )
+    });
+    Ok(())
+}
+
+/// `kill`.
+pub async fn kill(ctx: &Ctx, args: KillArgs) -> Result<(), CliError> {
+    if args.reason.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--reason must say why (it goes to the audit trail)".into(),
+        ));
+    }
+    match args.flag {
+        Some(flag) => flip_flag(ctx, &flag, true, Some(args.reason)).await,
+        None => {
+            confirm(
+                "turn every flag off for everyone (global kill switch)",
+                ctx.yes,
+            )?;
+            flip_global(ctx, true, Some(args.reason)).await
+        }
+    }
+}
+
+/// `unkill`.
+pub async fn unkill(ctx: &Ctx, args: UnkillArgs) -> Result<(), CliError> {
+    match args.flag {
+        Some(flag) => flip_flag(ctx, &flag, false, args.reason).await,
+        None => flip_global(ctx, false, args.reason).await,
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the `switchyard` binary against a real server over HTTP.
+
+mod commands;
+mod errors;
+mod helpers;
