@@ -358,13 +358,17 @@ impl Decision {
 ///
 /// `version` grows with every change to the data it was built from, so two snapshots with
 /// one version hold the same flags. On the wire the flags are a list sorted by key.
+///
+/// The flags are kept sorted once, when the snapshot is built, beside a hash index: lookups
+/// are one hash probe, and bulk evaluation and serialisation walk them in order for free.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// Grows by at least one on every change.
     pub version: u64,
     /// The switch above every flag.
     pub global_kill_switch: KillSwitch,
-    flags: HashMap<String, Flag, foldhash::fast::RandomState>,
+    flags: Vec<Flag>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl Snapshot {
@@ -375,11 +379,19 @@ impl Snapshot {
         global_kill_switch: KillSwitch,
         flags: impl IntoIterator<Item = Flag>,
     ) -> Self {
-        let flags = flags.into_iter().map(|f| (f.key.clone(), f)).collect();
+        let by_key: HashMap<String, Flag> = flags.into_iter().map(|f| (f.key.clone(), f)).collect();
+        let mut flags: Vec<Flag> = by_key.into_values().collect();
+        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let index = flags
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.key.clone(), i))
+            .collect();
         Snapshot {
             version,
             global_kill_switch,
             flags,
+            index,
         }
     }
 
@@ -390,19 +402,12 @@ impl Snapshot {
 
     /// The flag with `key`.
     pub fn get(&self, key: &str) -> Option<&Flag> {
-        self.flags.get(key)
-    }
-
-    /// Every flag, in no particular order.
-    pub fn flags(&self) -> impl ExactSizeIterator<Item = &Flag> {
-        self.flags.values()
+        self.index.get(key).map(|&i| &self.flags[i])
     }
 
     /// Every flag, sorted by key.
-    pub fn sorted_flags(&self) -> Vec<&Flag> {
-        let mut flags: Vec<&Flag> = self.flags.values().collect();
-        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        flags
+    pub fn flags(&self) -> &[Flag] {
+        &self.flags
     }
 
     /// How many flags there are.
@@ -425,7 +430,7 @@ impl Snapshot {
         Export {
             format: Export::FORMAT,
             global_kill_switch: self.global_kill_switch.clone(),
-            flags: self.sorted_flags().into_iter().cloned().collect(),
+            flags: self.flags.clone(),
         }
     }
 }
@@ -434,7 +439,7 @@ impl Snapshot {
 struct SnapshotOut<'a> {
     version: u64,
     global_kill_switch: &'a KillSwitch,
-    flags: Vec<&'a Flag>,
+    flags: &'a [Flag],
 }
 
 #[derive(Deserialize)]
@@ -451,7 +456,7 @@ impl Serialize for Snapshot {
         SnapshotOut {
             version: self.version,
             global_kill_switch: &self.global_kill_switch,
-            flags: self.sorted_flags(),
+            flags: &self.flags,
         }
         .serialize(s)
     }
