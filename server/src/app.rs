@@ -101,20 +101,22 @@ impl Application {
                 .wrap_fn(|req, srv| {
                     use actix_web::dev::Service as _;
                     let started = Instant::now();
-                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                    let method = req.method().as_str().to_owned();
+                    let method = req.method().clone();
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let call = srv.call(req);
                     async move {
                         let res = call.await?;
                         if let Some(state) = state {
-                            let status = res.status().as_u16().to_string();
+                            // Routes are named after their path (api::resource): no allocation.
+                            let route = res.request().match_name().unwrap_or("unmatched");
+                            let status = res.status();
+                            let status = status.as_str();
                             let m = &state.metrics;
                             m.http_requests
-                                .with_label_values(&[&route, &method, &status])
+                                .with_label_values(&[route, method.as_str(), status])
                                 .inc();
                             m.http_duration
-                                .with_label_values(&[&route])
+                                .with_label_values(&[route])
                                 .observe(started.elapsed().as_secs_f64());
                         }
                         Ok(res)

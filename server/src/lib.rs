@@ -14,6 +14,7 @@
 //! - [`sync`]: keeps the snapshot current (refresh after writes, periodic reconcile).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`demo`]: example flags for a first run.
+//! - [`probe`]: `--check-live`, the container health check.
 
 pub mod api;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod probe;
 pub mod state;
 pub mod store;
 pub mod sync;

@@ -17,6 +17,10 @@ struct Args {
     /// Seed a few example flags into an empty store.
     #[arg(long)]
     demo: bool,
+    /// Check that the server on the configured address is live (exit 0) and exit: the
+    /// container health check.
+    #[arg(long)]
+    check_live: bool,
 }
 
 #[actix_web::main]
@@ -29,6 +33,10 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
+    if args.check_live {
+        let live = switchyard_server::probe::check_live(&settings.server.listen);
+        std::process::exit(if live { 0 } else { 1 });
+    }
     settings.demo |= args.demo;
     let filter = EnvFilter::try_new(&settings.log.level).context("SWITCHYARD_LOG__LEVEL")?;
     let logs = tracing_subscriber::fmt().with_env_filter(filter);

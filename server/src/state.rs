@@ -113,7 +113,7 @@ impl AppState {
         m.global_kill_switch
             .set(i64::from(snapshot.global_kill_switch.active));
         m.flags_killed
-            .set(snapshot.flags().filter(|f| f.kill_switch).count() as i64);
+            .set(snapshot.flags().iter().filter(|f| f.kill_switch).count() as i64);
         let version = snapshot.version;
         self.published.store(Arc::new(Published::new(snapshot)));
         self.loaded.store(true, Ordering::Release);

@@ -44,6 +44,13 @@ struct EvalAnswer<'a> {
     version: Option<u64>,
 }
 
+/// Every flag's decision: `{"version", "flags": [...]}`.
+#[derive(Serialize)]
+struct BulkAnswer<'a> {
+    version: u64,
+    flags: Vec<EvalAnswer<'a>>,
+}
+
 impl<'a> EvalAnswer<'a> {
     fn new(flag: &'a str, d: Decision) -> Self {
         EvalAnswer {
@@ -78,8 +85,8 @@ pub fn evaluate_all<'s>(
     ctx: &Context<'_>,
 ) -> Vec<(&'s switchyard_core::Flag, Decision)> {
     snapshot
-        .sorted_flags()
-        .into_iter()
+        .flags()
+        .iter()
         .map(|flag| {
             let decision = switchyard_core::evaluate(snapshot, &flag.key, ctx);
             state.metrics.count_decision(decision.reason);
@@ -106,7 +113,10 @@ async fn evaluate_bulk(
         .into_iter()
         .map(|(flag, d)| EvalAnswer::new(&flag.key, d))
         .collect();
-    let answer = serde_json::json!({"version": published.snapshot.version, "flags": flags});
+    let answer = BulkAnswer {
+        version: published.snapshot.version,
+        flags,
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
         .json(answer))

@@ -47,7 +47,7 @@ async fn list(state: web::Data<AppState>, _: Auth<Viewer>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "version": snapshot.version,
         "global_kill_switch": snapshot.global_kill_switch,
-        "flags": snapshot.sorted_flags(),
+        "flags": snapshot.flags(),
     }))
 }
 

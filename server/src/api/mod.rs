@@ -38,11 +38,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     stream::configure(cfg);
 }
 
-/// A route whose other methods answer 405 (rewritten to problem+json like every error).
+/// A route whose other methods answer 405 (rewritten to problem+json like every error). It is
+/// named after its path, so metrics read the route label without building a string.
 pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        actix_web::HttpResponse::MethodNotAllowed().finish()
-    }))
+    web::resource(path)
+        .name(path)
+        .default_service(web::to(|| async {
+            actix_web::HttpResponse::MethodNotAllowed().finish()
+        }))
 }
 
 /// A request body, read up to the route's limit; over it → 413 problem+json.

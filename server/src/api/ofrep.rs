@@ -4,8 +4,8 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use switchyard_core::{Context, Decision, Flag, Reason, openfeature};
 
 use super::evaluate::evaluate_all;
@@ -81,15 +81,46 @@ fn loaded(
     })
 }
 
-/// One flag's OFREP success object.
-fn success(key: &str, decision: &Decision, flag: Option<&Flag>) -> Value {
-    json!({
-        "key": key,
-        "value": decision.enabled,
-        "variant": decision.variant.as_str(),
-        "reason": openfeature::reason(decision, flag),
-        "metadata": {"reason": decision.reason.as_str(), "version": decision.version.unwrap_or(0)},
-    })
+/// One flag's OFREP success object (typed, so answering allocates no JSON tree).
+#[derive(Serialize)]
+struct Success<'a> {
+    key: &'a str,
+    value: bool,
+    variant: &'static str,
+    reason: &'static str,
+    metadata: Metadata,
+}
+
+/// Switchyard's own reason and the flag's version.
+#[derive(Serialize)]
+struct Metadata {
+    reason: &'static str,
+    version: u64,
+}
+
+/// The bulk answer: every flag, and the snapshot version as metadata.
+#[derive(Serialize)]
+struct Bulk<'a> {
+    flags: Vec<Success<'a>>,
+    metadata: BulkMetadata,
+}
+
+#[derive(Serialize)]
+struct BulkMetadata {
+    version: String,
+}
+
+fn success<'a>(key: &'a str, decision: &Decision, flag: Option<&Flag>) -> Success<'a> {
+    Success {
+        key,
+        value: decision.enabled,
+        variant: decision.variant.as_str(),
+        reason: openfeature::reason(decision, flag),
+        metadata: Metadata {
+            reason: decision.reason.as_str(),
+            version: decision.version.unwrap_or(0),
+        },
+    }
 }
 
 async fn evaluate(
@@ -129,11 +160,16 @@ async fn evaluate_bulk(
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let flags: Vec<Value> = evaluate_all(&state, snapshot, &request.context)
+    let flags = evaluate_all(&state, snapshot, &request.context)
         .into_iter()
         .map(|(flag, d)| success(&flag.key, &d, Some(flag)))
         .collect();
-    let answer = json!({"flags": flags, "metadata": {"version": snapshot.version.to_string()}});
+    let answer = Bulk {
+        flags,
+        metadata: BulkMetadata {
+            version: snapshot.version.to_string(),
+        },
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
         .json(answer))

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_core::{Flag, KillSwitch};
@@ -20,6 +20,8 @@ const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const REVISION: &str = "revision";
+/// redb's page cache.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 const KILL_SWITCH: &str = "global_kill_switch";
 
 /// The redb-backed store. Cheap to clone.
@@ -48,7 +50,11 @@ impl EmbeddedStore {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
         let path = data_dir.join("switchyard.redb");
-        let db = Database::create(&path)
+        // redb caches the pages it reads; the snapshot lives in memory anyway, so a small
+        // cache keeps the footprint low (the OS page cache still holds the file).
+        let db = Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         // Create every table once, so readers never meet a missing one.
         let txn = db.begin_write().map_err(db_err)?;
