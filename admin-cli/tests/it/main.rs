@@ -1,5 +1,6 @@
 //! Integration tests of the `switchyard` binary against a real server over HTTP.
 
 mod commands;
+mod docs;
 mod errors;
 mod helpers;

@@ -93,17 +93,7 @@ async fn admin_writes_are_rate_limited_per_token() {
         StatusCode::OK
     );
     assert_eq!(app.eval("f0", Some("u"), None).await.1, "DISABLED");
-    let (_, metrics) = (
-        0,
-        app.client
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let (_, metrics) = (0, app.metrics().await);
     assert!(
         metrics.contains("switchyard_ratelimit_rejections_total 1"),
         "{metrics}"
@@ -160,15 +150,7 @@ async fn health_and_metrics() {
     app.create("f", json!({"enabled": true, "rollout_percentage": 100}))
         .await;
     app.eval("f", Some("u"), None).await;
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for line in [
         "switchyard_eval_decisions_total{reason=\"ROLLOUT\"} 1",
         "switchyard_snapshot_flags 1",

@@ -75,6 +75,19 @@ impl TestApp {
         read(self.send(method, path, token, body).await).await
     }
 
+    /// The Prometheus exposition of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await;
+        res.expect("metrics answered")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     /// Creates a flag as admin; asserts 201.
     pub async fn create(&self, key: &str, body: Value) -> Value {
         let (status, flag) = self

@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod deploy;
 mod evaluate;
 mod flags;
 mod hardening;

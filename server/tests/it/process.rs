@@ -190,3 +190,26 @@ fn bad_configuration_stops_the_start_with_one_line() {
         assert!(!stderr.contains("short"), "a token value is never printed");
     }
 }
+
+#[tokio::test]
+async fn check_live_is_the_container_health_check() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), false).await;
+    let listen = server.base.trim_start_matches("http://").to_owned();
+    let probe = |listen: String| {
+        Command::new(BIN)
+            .env_clear()
+            .env("SWITCHYARD_SERVER__LISTEN", listen)
+            .arg("--check-live")
+            .status()
+            .unwrap()
+    };
+    assert!(probe(listen.clone()).success(), "live server");
+    let port = listen.rsplit(':').next().unwrap();
+    assert!(
+        probe(format!("0.0.0.0:{port}")).success(),
+        "an unspecified address means this host"
+    );
+    drop(server);
+    assert!(!probe(listen).success(), "nothing listening");
+}
