@@ -93,7 +93,7 @@ async fn admin_writes_are_rate_limited_per_token() {
         StatusCode::OK
     );
     assert_eq!(app.eval("f0", Some("u"), None).await.1, "DISABLED");
-    let (_, metrics) = (0, app.metrics().await);
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("switchyard_ratelimit_rejections_total 1"),
         "{metrics}"
