@@ -40,6 +40,25 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// A markdown table of latency samples (sorted), one row per `(name, samples)`:
+/// samples, p50, p90, p99, max.
+pub fn latency_table(rows: &[(&str, &[Duration])]) -> String {
+    let mut table = String::from(
+        "| what | samples | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, s) in rows {
+        table += &format!(
+            "| {name} | {} | {} | {} | {} | {} |\n",
+            s.len(),
+            ms(percentile(s, 50.0)),
+            ms(percentile(s, 90.0)),
+            ms(percentile(s, 99.0)),
+            ms(percentile(s, 100.0))
+        );
+    }
+    table
+}
+
 /// Milliseconds with two decimals.
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)

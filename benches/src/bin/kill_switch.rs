@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use serde_json::json;
-use switchyard_benches::{benchmarks_md, ms, percentile, write_section};
+use switchyard_benches::{benchmarks_md, latency_table, write_section};
 use switchyard_sdk::{Client, Context, Reason};
 use switchyard_server::{Application, Settings};
 
@@ -75,25 +75,17 @@ async fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&data);
     writes.sort();
     obeyed.sort();
-    let row = |name: &str, s: &[Duration]| {
-        format!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            s.len(),
-            ms(percentile(s, 50.0)),
-            ms(percentile(s, 90.0)),
-            ms(percentile(s, 99.0)),
-            ms(percentile(s, 100.0))
-        )
-    };
     let table = format!(
         "Measured {date} on this machine (`nproc` = {cores}), server (embedded store) and SDK in one process.\n\n\
-         | what | samples | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n{}\n{}\n\n\
+         {}\n\
          Goal: a connected SDK obeys a kill switch within 100 ms.",
-        row(
-            "**baseline**: the kill switch write's own round trip",
-            &writes
-        ),
-        row("write acknowledged → SDK's `evaluate` obeys", &obeyed),
+        latency_table(&[
+            (
+                "**baseline**: the kill switch write's own round trip",
+                &writes
+            ),
+            ("write acknowledged → SDK's `evaluate` obeys", &obeyed),
+        ]),
         date = chrono::Utc::now().format("%Y-%m-%d"),
         cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
     );

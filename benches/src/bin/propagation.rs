@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use switchyard_benches::{benchmarks_md, ms, percentile, write_section};
+use switchyard_benches::{benchmarks_md, latency_table, percentile, write_section};
 use switchyard_server::{Application, Settings};
 use switchyard_testkit::redis::RedisServer;
 
@@ -115,26 +115,18 @@ async fn main() -> anyhow::Result<()> {
     if lost > 0 {
         bail!("{lost} of {n} changes never reached instance B within {GIVE_UP:?}");
     }
-    let row = |name: &str, s: &[Duration]| {
-        format!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            s.len(),
-            ms(percentile(s, 50.0)),
-            ms(percentile(s, 90.0)),
-            ms(percentile(s, 99.0)),
-            ms(percentile(s, 100.0))
-        )
-    };
     let ratio = percentile(&samples, 50.0).as_secs_f64() / percentile(&floor, 50.0).as_secs_f64();
     let table = format!(
         "Measured {date} on this machine (`nproc` = {cores}), both instances and Redis on one host.\n\n\
-         | what | samples | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n{}\n{}\n\n\
+         {}\n\
          Median propagation is {ratio:.1}× the pub/sub floor. Goal: p99 under 50 ms.",
-        row("**baseline**: Redis PUBLISH → subscriber", &floor),
-        row(
-            "write acknowledged on A → new decision served by B",
-            &samples
-        ),
+        latency_table(&[
+            ("**baseline**: Redis PUBLISH → subscriber", &floor),
+            (
+                "write acknowledged on A → new decision served by B",
+                &samples
+            ),
+        ]),
         date = chrono::Utc::now().format("%Y-%m-%d"),
         cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
