@@ -4,6 +4,7 @@
 
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use arc_swap::ArcSwap;
@@ -82,7 +83,8 @@ pub fn generate_token() -> Result<(String, String), ApiError> {
 
 struct Known {
     hash: [u8; 32],
-    caller: Caller,
+    /// Shared, so admitting a request clones a pointer, not the name.
+    caller: Arc<Caller>,
 }
 
 /// Every token the server accepts: bootstrap tokens from the environment plus the store's.
@@ -102,10 +104,10 @@ impl Tokens {
             if let Some(token) = token {
                 bootstrap.push(Known {
                     hash: hash_token(token),
-                    caller: Caller {
+                    caller: Arc::new(Caller {
                         name: name.to_owned(),
                         role,
-                    },
+                    }),
                 });
             }
         }
@@ -126,19 +128,19 @@ impl Tokens {
                     .collect::<Option<Vec<u8>>>()?;
                 Some(Known {
                     hash: bytes.try_into().ok()?,
-                    caller: Caller {
+                    caller: Arc::new(Caller {
                         name: r.name.clone(),
                         role: r.role,
-                    },
+                    }),
                 })
             })
             .collect();
-        self.known.store(std::sync::Arc::new(known));
+        self.known.store(Arc::new(known));
     }
 
     /// The caller `token` belongs to. Compares against every known hash in constant time
     /// and without stopping early, so timing says nothing about which hash came close.
-    pub fn verify(&self, token: &str) -> Option<Caller> {
+    pub fn verify(&self, token: &str) -> Option<Arc<Caller>> {
         let hash = hash_token(token);
         let stored = self.known.load();
         let mut found = None;
@@ -176,7 +178,7 @@ min_role!(
 );
 
 /// An authenticated caller with at least role `R`: no token → 401, too low a role → 403.
-pub struct Auth<R>(pub Caller, PhantomData<R>);
+pub struct Auth<R>(pub Arc<Caller>, PhantomData<R>);
 
 impl<R> Auth<R> {
     /// The caller.

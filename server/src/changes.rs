@@ -112,10 +112,16 @@ impl FlagPatch {
             flag.whitelist = w.clone();
         }
         if self.whitelist_add.is_some() || self.whitelist_remove.is_some() {
-            let remove = self.whitelist_remove.as_deref().unwrap_or_default();
+            // A set: removing 10,000 users from 10,000 stays linear.
+            let remove: std::collections::HashSet<&str> = self
+                .whitelist_remove
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
             let users = flag.whitelist.sorted().into_iter().map(str::to_owned);
             let added = self.whitelist_add.iter().flatten().cloned();
-            let users = users.chain(added).filter(|u| !remove.contains(u));
+            let users = users.chain(added).filter(|u| !remove.contains(u.as_str()));
             flag.whitelist = Whitelist::new(users);
         }
         if let Some(k) = self.kill_switch {

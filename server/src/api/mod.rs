@@ -137,7 +137,10 @@ pub fn bulk_etag(version: u64, ctx: &Context<'_>) -> String {
     hasher.update([0]);
     if let Some(market) = &ctx.market {
         hasher.update(b"m");
-        hasher.update(market.to_ascii_uppercase().as_bytes());
+        // Markets compare case-insensitively: hash them upper-cased, without a copy.
+        for byte in market.bytes() {
+            hasher.update([byte.to_ascii_uppercase()]);
+        }
     }
     let digest = hasher.finalize();
     format!("\"v{version}-{}\"", crate::auth::hex(&digest[..8]))
