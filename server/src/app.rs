@@ -4,20 +4,19 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 
 use crate::config::Settings;
-use crate::error::{self, ApiError};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisStore;
-use crate::{api, demo, sync};
+use crate::{api, demo, edge, sync};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -69,21 +68,6 @@ impl Application {
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();
         let mut server = HttpServer::new(move || {
-            let mut headers = DefaultHeaders::new()
-                .add(("X-Content-Type-Options", "nosniff"))
-                .add(("X-Frame-Options", "DENY"))
-                .add(("Referrer-Policy", "no-referrer"))
-                .add((
-                    "Content-Security-Policy",
-                    "default-src 'none'; frame-ancestors 'none'",
-                ));
-            if server_settings.hsts {
-                headers = headers.add((
-                    "Strict-Transport-Security",
-                    "max-age=31536000; includeSubDomains",
-                ));
-            }
-            let server_settings = server_settings.clone();
             App::new()
                 .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -96,32 +80,7 @@ impl Application {
                 .default_service(web::to(|| async {
                     actix_web::HttpResponse::NotFound().finish()
                 }))
-                .wrap(ErrorHandlers::new().default_handler(error::rewrite_framework_errors))
-                .wrap(headers)
-                .wrap_fn(|req, srv| {
-                    use actix_web::dev::Service as _;
-                    let started = Instant::now();
-                    let method = req.method().clone();
-                    let state = req.app_data::<web::Data<AppState>>().cloned();
-                    let call = srv.call(req);
-                    async move {
-                        let res = call.await?;
-                        if let Some(state) = state {
-                            // Routes are named after their path (api::resource): no allocation.
-                            let route = res.request().match_name().unwrap_or("unmatched");
-                            let status = res.status();
-                            let status = status.as_str();
-                            let m = &state.metrics;
-                            m.http_requests
-                                .with_label_values(&[route, method.as_str(), status])
-                                .inc();
-                            m.http_duration
-                                .with_label_values(&[route])
-                                .observe(started.elapsed().as_secs_f64());
-                        }
-                        Ok(res)
-                    }
-                })
+                .wrap_fn(edge::edge)
         })
         .listen(listener)?;
         if state.settings.server.workers > 0 {

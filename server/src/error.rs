@@ -3,11 +3,10 @@
 //! framework's own rejections (405, unparsable paths…) are rewritten here too, so no client
 //! ever gets a plain-text error. A 500 says "internal error"; the detail goes to the log.
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 use switchyard_core::ValidationError;
@@ -212,16 +211,14 @@ impl ResponseError for ApiError {
 
 /// The fallback for error responses the framework built itself (405, a payload it refused…):
 /// a body that is not already JSON is replaced by a problem+json one with the same status.
-pub fn rewrite_framework_errors<B: MessageBody + 'static>(
-    res: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn rewrite_framework_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     if is_json {
-        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        return res;
     }
     let status = res.status();
     let title = status.canonical_reason().unwrap_or("Error");
@@ -234,7 +231,5 @@ pub fn rewrite_framework_errors<B: MessageBody + 'static>(
     };
     let slug = title.to_ascii_lowercase().replace(' ', "-");
     let (req, _) = res.into_parts();
-    let response: HttpResponse<BoxBody> = problem(status, &slug, title, &detail);
-    let res = ServiceResponse::new(req, response).map_into_right_body();
-    Ok(ErrorHandlerResponse::Response(res))
+    ServiceResponse::new(req, problem(status, &slug, title, &detail))
 }

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod changes;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod metrics;
 pub mod probe;

@@ -6,6 +6,9 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
 use switchyard_core::Reason;
 
 /// Every metric the server exports, in one registry.
@@ -113,6 +116,16 @@ impl Metrics {
             metrics.registry.register(collector).expect("unique metric");
         }
         metrics
+    }
+
+    /// Counts one HTTP request and its latency, by route pattern (and method and status).
+    pub fn observe_http(&self, route: &str, method: &str, status: StatusCode, elapsed: Duration) {
+        self.http_requests
+            .with_label_values(&[route, method, status.as_str()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts one decision.
