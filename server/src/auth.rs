@@ -6,6 +6,7 @@ use std::future::{Ready, ready};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -81,8 +82,19 @@ pub fn generate_token() -> Result<(String, String), ApiError> {
     Ok((format!("sy_{}", hex(&secret)), hex(&id)))
 }
 
+/// A SHA-256 hash as four words: a constant-time comparison of 4 words, not 32 bytes.
+type Words = [u64; 4];
+
+fn words(hash: [u8; 32]) -> Words {
+    std::array::from_fn(|i| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&hash[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(word)
+    })
+}
+
 struct Known {
-    hash: [u8; 32],
+    hash: Words,
     /// Shared, so admitting a request clones a pointer, not the name.
     caller: Arc<Caller>,
 }
@@ -103,7 +115,7 @@ impl Tokens {
         ] {
             if let Some(token) = token {
                 bootstrap.push(Known {
-                    hash: hash_token(token),
+                    hash: words(hash_token(token)),
                     caller: Arc::new(Caller {
                         name: name.to_owned(),
                         role,
@@ -127,7 +139,7 @@ impl Tokens {
                     .map(|i| u8::from_str_radix(r.hash.get(i..i + 2)?, 16).ok())
                     .collect::<Option<Vec<u8>>>()?;
                 Some(Known {
-                    hash: bytes.try_into().ok()?,
+                    hash: words(bytes.try_into().ok()?),
                     caller: Arc::new(Caller {
                         name: r.name.clone(),
                         role: r.role,
@@ -141,7 +153,7 @@ impl Tokens {
     /// The caller `token` belongs to. Compares against every known hash in constant time
     /// and without stopping early, so timing says nothing about which hash came close.
     pub fn verify(&self, token: &str) -> Option<Arc<Caller>> {
-        let hash = hash_token(token);
+        let hash = words(hash_token(token));
         let stored = self.known.load();
         let mut found = None;
         for known in self.bootstrap.iter().chain(stored.iter()) {
@@ -187,14 +199,26 @@ impl<R> Auth<R> {
     }
 }
 
-/// The token of a request: `Authorization: Bearer …`, or OFREP's `X-API-Key`.
+/// OFREP's token header.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// The token of a request: `Authorization: Bearer …`, or OFREP's `X-API-Key`. Read as bytes:
+/// it is on every request, and only the token itself need be text.
 fn presented_token(req: &HttpRequest) -> Option<&str> {
     let headers = req.headers();
-    if let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
-    }
-    headers.get("x-api-key").and_then(|v| v.to_str().ok())
+    let token = match headers.get(header::AUTHORIZATION) {
+        Some(value) => {
+            let bytes = value.as_bytes();
+            let space = bytes.iter().position(|&b| b == b' ')?;
+            let (scheme, token) = bytes.split_at(space);
+            if !scheme.eq_ignore_ascii_case(b"bearer") {
+                return None;
+            }
+            token.trim_ascii()
+        }
+        None => headers.get(X_API_KEY)?.as_bytes(),
+    };
+    std::str::from_utf8(token).ok()
 }
 
 impl<R: MinRole> FromRequest for Auth<R> {

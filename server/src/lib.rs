@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`config`]: settings, layered defaults < file < `SWITCHYARD_*` environment.
 //! - [`app`]: builds the server; the one place routes and middleware are wired.
+//! - [`edge`]: the one middleware: security headers, framework errors, HTTP metrics.
 //! - [`state`]: `AppState`, shared by every request; the published snapshot.
 //! - [`api`]: one module per API area, each with `configure`.
 //! - [`auth`]: roles, hashed tokens, the `Auth<Role>` extractor.

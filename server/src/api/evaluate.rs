@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use switchyard_core::{Context, Decision, Reason, Snapshot, Variant};
 
-use super::{Body, bulk_etag, none_match, parse_json, resource};
+use super::{Body, bulk_etag, json_ok, none_match, parse_json, resource};
 use crate::auth::{Auth, Sdk};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -75,7 +75,7 @@ async fn evaluate(
     if decision.reason == Reason::FlagNotFound {
         return Err(ApiError::FlagNotFound(request.flag.into_owned()));
     }
-    Ok(HttpResponse::Ok().json(EvalAnswer::new(&request.flag, decision)))
+    Ok(json_ok(&EvalAnswer::new(&request.flag, decision)))
 }
 
 /// Every flag's decision for one context, sorted by key.

@@ -4,9 +4,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::header::{self, HeaderMap};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use serde::Deserialize;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use switchyard_core::Context;
 
@@ -76,6 +77,22 @@ impl FromRequest for Body {
             })
         })
     }
+}
+
+/// A `200 OK` JSON answer, serialised into one buffer with a prebuilt content type (the
+/// builder's `json` parses its content type on every call): for the evaluation answers,
+/// which are on every request.
+pub fn json_ok<T: Serialize>(value: &T) -> HttpResponse {
+    let mut body = Vec::with_capacity(128);
+    if let Err(e) = serde_json::to_writer(&mut body, value) {
+        return ApiError::Internal(format!("serialising an answer: {e}")).error_response();
+    }
+    let mut res = HttpResponse::with_body(StatusCode::OK, body);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.map_into_boxed_body()
 }
 
 /// Parses a JSON body, borrowing strings from it where it can.

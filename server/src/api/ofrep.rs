@@ -9,7 +9,7 @@ use serde_json::json;
 use switchyard_core::{Context, Decision, Flag, Reason, openfeature};
 
 use super::evaluate::evaluate_all;
-use super::{Body, bulk_etag, none_match, resource};
+use super::{Body, bulk_etag, json_ok, none_match, resource};
 use crate::auth::{Auth, Sdk};
 use crate::state::AppState;
 
@@ -142,7 +142,7 @@ async fn evaluate(
             details: "no flag has this key".into(),
         });
     }
-    Ok(HttpResponse::Ok().json(success(&key, &decision, snapshot.get(&key))))
+    Ok(json_ok(&success(&key, &decision, snapshot.get(&key))))
 }
 
 async fn evaluate_bulk(

@@ -135,6 +135,36 @@ async fn framework_rejections_are_problems_too() {
 }
 
 #[tokio::test]
+async fn tokens_are_read_from_either_header_in_any_scheme_case() {
+    let app = spawn_app().await;
+    let status = |name: &'static str, value: String| {
+        let request = app
+            .client
+            .get(format!("{}/v1/snapshot", app.base))
+            .header(name, value);
+        async move { request.send().await.unwrap().status() }
+    };
+    let accepted = [
+        ("Authorization", format!("Bearer {SDK}")),
+        ("Authorization", format!("bearer   {SDK}  ")),
+        ("X-API-Key", SDK.to_owned()),
+    ];
+    for (name, value) in accepted {
+        assert_eq!(status(name, value.clone()).await, StatusCode::OK, "{value}");
+    }
+    let refused = [
+        ("Authorization", format!("Basic {SDK}")),
+        ("Authorization", format!("Bearer{SDK}")),
+        ("Authorization", format!("Bearer {SDK}x")),
+        ("X-API-Key", format!("{SDK}x")),
+    ];
+    for (name, value) in refused {
+        let got = status(name, value.clone()).await;
+        assert_eq!(got, StatusCode::UNAUTHORIZED, "{value}");
+    }
+}
+
+#[tokio::test]
 async fn health_and_metrics() {
     let app = spawn_app().await;
     let (status, live) = app.call(Method::GET, "/health/live", None, None).await;
