@@ -29,6 +29,17 @@ pub struct Published {
 }
 
 impl Published {
+    /// The snapshot of what a store returned, serialised: the work of a refresh, for the
+    /// blocking pool (sorting, indexing and serialising thousands of flags takes
+    /// milliseconds).
+    pub fn build(loaded: Loaded) -> Self {
+        Published::new(Snapshot::new(
+            loaded.revision,
+            loaded.global_kill_switch,
+            loaded.flags,
+        ))
+    }
+
     /// Serialises `snapshot` once.
     pub fn new(snapshot: Snapshot) -> Self {
         let body = Bytes::from(serde_json::to_vec(&snapshot).expect("snapshot serialises"));
@@ -100,13 +111,15 @@ impl AppState {
         self.published.load()
     }
 
-    /// Serves `loaded` from now on, unless a newer snapshot is already served.
-    pub fn publish(&self, loaded: Loaded) {
+    /// Serves `published` from now on, unless a newer snapshot is already served. Cheap: the
+    /// snapshot was built beforehand (see [`Published::build`]), and the one it replaces is
+    /// freed on the blocking pool, not on a thread that answers requests.
+    pub fn publish(&self, published: Published) {
         let current = self.published.load().snapshot.version;
-        if self.loaded.load(Ordering::Acquire) && loaded.revision <= current {
+        let snapshot = &published.snapshot;
+        if self.loaded.load(Ordering::Acquire) && snapshot.version <= current {
             return;
         }
-        let snapshot = Snapshot::new(loaded.revision, loaded.global_kill_switch, loaded.flags);
         let m = &self.metrics;
         m.snapshot_version.set(snapshot.version as i64);
         m.snapshot_flags.set(snapshot.len() as i64);
@@ -115,7 +128,10 @@ impl AppState {
         m.flags_killed
             .set(snapshot.flags().iter().filter(|f| f.kill_switch).count() as i64);
         let version = snapshot.version;
-        self.published.store(Arc::new(Published::new(snapshot)));
+        let replaced = self.published.swap(Arc::new(published));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || drop(replaced));
+        }
         self.loaded.store(true, Ordering::Release);
         self.changes.send_replace(version);
     }

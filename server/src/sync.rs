@@ -5,7 +5,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::state::AppState;
+use crate::state::{AppState, Published};
 use crate::store::StoreError;
 
 /// Loads flags and tokens from the store and publishes them if they are newer.
@@ -15,7 +15,10 @@ pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
         let loaded = state.store.load().await?;
         let tokens = state.store.tokens().await?;
         state.tokens.set_stored(&tokens);
-        state.publish(loaded);
+        let published = tokio::task::spawn_blocking(move || Published::build(loaded))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("building the snapshot: {e}")))?;
+        state.publish(published);
         Ok(())
     }
     .await;

@@ -228,17 +228,22 @@ impl Store for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        Ok(Loaded {
-            revision: revision.unwrap_or(0),
-            global_kill_switch: match switch {
-                Some(raw) => decode(&raw)?,
-                None => KillSwitch::default(),
-            },
-            flags: flags
-                .iter()
-                .map(|raw| decode(raw))
-                .collect::<Result<_, _>>()?,
+        // Decoding thousands of flags takes milliseconds: not on a thread that answers requests.
+        tokio::task::spawn_blocking(move || {
+            Ok(Loaded {
+                revision: revision.unwrap_or(0),
+                global_kill_switch: match switch {
+                    Some(raw) => decode(&raw)?,
+                    None => KillSwitch::default(),
+                },
+                flags: flags
+                    .iter()
+                    .map(|raw| decode(raw))
+                    .collect::<Result<_, _>>()?,
+            })
         })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("decoding the flags: {e}")))?
     }
 
     async fn revision(&self) -> Result<u64, StoreError> {
