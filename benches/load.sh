@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The load benchmark, one command: builds the server in release, runs every scenario beside
 # its baseline, and writes the tables into BENCHMARKS.md.
-#   benches/load.sh           the full run (about 15 minutes)
+#   benches/load.sh           the full run (about 25 minutes)
 #   benches/load.sh --smoke   a few seconds on the debug build, nothing written (CI)
 # Load generators: wrk (Debian) for the maximum rate, oha (crates.io) for a fixed rate.
 set -euo pipefail

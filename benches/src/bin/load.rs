@@ -813,7 +813,7 @@ async fn main() -> anyhow::Result<()> {
         seconds: 5,
         connections: 32,
         requests: 100_000,
-        rounds: 3,
+        rounds: 5,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
