@@ -105,6 +105,16 @@ pub fn builder(base: &str) -> ClientBuilder {
         .request_timeout(Duration::from_secs(2))
 }
 
+/// A client of `base` (test timings) that has loaded its first snapshot.
+pub async fn ready_client(base: &str) -> Client {
+    let client = builder(base).build().unwrap();
+    client
+        .wait_until_ready(Duration::from_secs(10))
+        .await
+        .unwrap();
+    client
+}
+
 /// Polls `check` until it holds, for at most 10 s.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -1,12 +1,10 @@
 //! The OpenFeature provider: a stock `open-feature` client evaluating through the SDK.
 
-use std::time::Duration;
-
 use open_feature::{EvaluationContext, EvaluationErrorCode, EvaluationReason, OpenFeature};
 use serde_json::json;
 use switchyard_sdk::openfeature::SwitchyardProvider;
 
-use crate::helpers::{Server, builder};
+use crate::helpers::{Server, ready_client};
 
 #[tokio::test]
 async fn an_openfeature_client_evaluates_through_the_sdk() {
@@ -17,11 +15,7 @@ async fn an_openfeature_client_evaluates_through_the_sdk() {
             json!({"enabled": true, "rollout_percentage": 100, "markets": ["FR"]}),
         )
         .await;
-    let client = builder(&server.base).build().unwrap();
-    client
-        .wait_until_ready(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let client = ready_client(&server.base).await;
     let mut api = OpenFeature::singleton_mut().await;
     api.set_provider(SwitchyardProvider::new(client.clone()))
         .await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use switchyard_sdk::{Client, Context, Reason, Status};
 use switchyard_testkit::redis::RedisServer;
 
-use crate::helpers::{Server, builder, eventually};
+use crate::helpers::{Server, builder, eventually, ready_client};
 
 #[tokio::test]
 async fn initial_load_live_changes_and_kill_switches() {
@@ -18,11 +18,7 @@ async fn initial_load_live_changes_and_kill_switches() {
             json!({"enabled": true, "rollout_percentage": 0, "whitelist": ["insider"]}),
         )
         .await;
-    let client = builder(&server.base).build().unwrap();
-    client
-        .wait_until_ready(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let client = ready_client(&server.base).await;
     assert_eq!(client.status(), Status::Ready);
     let insider = Context::new().user("insider");
     let outsider = Context::new().user("outsider");
@@ -65,11 +61,7 @@ async fn keeps_serving_through_an_outage_and_catches_up() {
     server
         .create("f", json!({"enabled": true, "rollout_percentage": 100}))
         .await;
-    let client = builder(&server.base).build().unwrap();
-    client
-        .wait_until_ready(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let client = ready_client(&server.base).await;
     let ctx = Context::new().user("u");
     let before = client.evaluate("f", &ctx);
 
@@ -155,11 +147,7 @@ async fn defaults_when_the_flag_is_unknown_or_nothing_is_loaded() {
 #[tokio::test]
 async fn shutdown_closes_the_stream() {
     let server = Server::start().await;
-    let client = builder(&server.base).build().unwrap();
-    client
-        .wait_until_ready(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let client = ready_client(&server.base).await;
     let streams = || async {
         let text = reqwest::get(format!("{}/metrics", server.base))
             .await
