@@ -291,8 +291,9 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The version a new flag `key` starts at: 1, or one past a deleted flag's last version
-    /// (so history and ETags never repeat a version).
+    /// The version a new flag `key` starts at: 1, or one past a deleted flag's last version,
+    /// or past every version served before the store came back older (so history and ETags
+    /// never repeat a version).
     async fn first_version(&self, key: &str, at_least: u64) -> Result<u64, ApiError> {
         let last = self
             .state
@@ -301,7 +302,8 @@ impl<'a> Writer<'a> {
             .await?
             .last()
             .map_or(0, |f| f.version);
-        Ok((last + 1).max(at_least).max(1))
+        let floor = self.state.store.version_floor().await?;
+        Ok((last.max(floor) + 1).max(at_least).max(1))
     }
 
     async fn current(&self, key: &str) -> Result<Flag, ApiError> {

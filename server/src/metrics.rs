@@ -31,6 +31,8 @@ pub struct Metrics {
     pub store_up: IntGauge,
     /// Store operations that failed.
     pub store_errors: IntCounter,
+    /// Times the store came back older than what was served, and was moved past it.
+    pub store_rewinds: IntCounter,
     /// Admin writes refused by the rate limit.
     pub rate_limited: IntCounter,
     /// Open `/v1/stream` connections.
@@ -92,6 +94,10 @@ impl Metrics {
             ),
             store_up: gauge("switchyard_store_up", "1 while the store answers"),
             store_errors: counter("switchyard_store_errors_total", "Failed store operations"),
+            store_rewinds: counter(
+                "switchyard_store_rewinds_total",
+                "Times the store came back older than the data served, and was moved past it",
+            ),
             stream_clients: gauge("switchyard_stream_clients", "Open /v1/stream connections"),
             rate_limited: counter(
                 "switchyard_ratelimit_rejections_total",
@@ -109,6 +115,7 @@ impl Metrics {
             Box::new(metrics.flags_killed.clone()),
             Box::new(metrics.store_up.clone()),
             Box::new(metrics.store_errors.clone()),
+            Box::new(metrics.store_rewinds.clone()),
             Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.stream_clients.clone()),
         ];

@@ -4,7 +4,7 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use actix_web::web::Bytes;
 use arc_swap::{ArcSwap, Guard};
@@ -26,6 +26,8 @@ pub struct Published {
     pub body: Bytes,
     /// `GET /v1/snapshot`'s strong ETag, from the snapshot version.
     pub etag: String,
+    /// The highest flag version in the snapshot.
+    pub max_flag_version: u64,
 }
 
 impl Published {
@@ -44,10 +46,12 @@ impl Published {
     pub fn new(snapshot: Snapshot) -> Self {
         let body = Bytes::from(serde_json::to_vec(&snapshot).expect("snapshot serialises"));
         let etag = format!("\"v{}\"", snapshot.version);
+        let max_flag_version = snapshot.flags().iter().map(|f| f.version).max();
         Published {
             snapshot,
             body,
             etag,
+            max_flag_version: max_flag_version.unwrap_or(0),
         }
     }
 }
@@ -60,6 +64,9 @@ pub struct AppState {
     published: ArcSwap<Published>,
     /// True once a snapshot has been loaded from the store.
     loaded: AtomicBool,
+    /// The highest flag version this instance has served, deleted flags included: a store
+    /// that comes back older is moved past it (`sync::refresh`).
+    served_flag_version: AtomicU64,
     /// `None` while the store answers; the last error while it does not.
     /// A std Mutex: it is never held across an await.
     store_error: Mutex<Option<String>>,
@@ -94,6 +101,7 @@ impl AppState {
             store,
             published: ArcSwap::from_pointee(Published::new(Snapshot::default())),
             loaded: AtomicBool::new(false),
+            served_flag_version: AtomicU64::new(0),
             store_error: Mutex::new(None),
             tokens,
             metrics: Metrics::new(),
@@ -128,12 +136,19 @@ impl AppState {
         m.flags_killed
             .set(snapshot.flags().iter().filter(|f| f.kill_switch).count() as i64);
         let version = snapshot.version;
+        self.served_flag_version
+            .fetch_max(published.max_flag_version, Ordering::AcqRel);
         let replaced = self.published.swap(Arc::new(published));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn_blocking(move || drop(replaced));
         }
         self.loaded.store(true, Ordering::Release);
         self.changes.send_replace(version);
+    }
+
+    /// The highest flag version this instance has ever served.
+    pub fn served_flag_version(&self) -> u64 {
+        self.served_flag_version.load(Ordering::Acquire)
     }
 
     /// True once a snapshot has been loaded.

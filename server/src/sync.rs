@@ -8,11 +8,28 @@ use std::time::Duration;
 use crate::state::{AppState, Published};
 use crate::store::StoreError;
 
-/// Loads flags and tokens from the store and publishes them if they are newer.
+/// Loads flags and tokens from the store and publishes them if they are newer. A store that
+/// comes back older than what this instance served (SPEC §6) is first moved past it, so its
+/// data is served under a newer version: readers never see a version go backwards, and a
+/// write acknowledged now is served at once.
 pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
     let _serialised = state.refresh_lock.lock().await;
     let result = async {
-        let loaded = state.store.load().await?;
+        let mut loaded = state.store.load().await?;
+        let served = state.published().snapshot.version;
+        if state.is_loaded() && loaded.revision < served {
+            tracing::warn!(
+                store_revision = loaded.revision,
+                served,
+                "the store is older than what this instance served (restarted empty, restored \
+                 from a backup, or failed over to a lagging replica): moving its revision past \
+                 it and serving the store's data"
+            );
+            state.metrics.store_rewinds.inc();
+            let flag_version = state.served_flag_version();
+            state.store.raise(served + 1, flag_version).await?;
+            loaded = state.store.load().await?;
+        }
         let tokens = state.store.tokens().await?;
         state.tokens.set_stored(&tokens);
         let published = tokio::task::spawn_blocking(move || Published::build(loaded))
@@ -41,21 +58,22 @@ pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
     }
 }
 
-/// How often an instance that has no snapshot yet retries loading one.
-const UNLOADED_RETRY: Duration = Duration::from_secs(1);
+/// How often an instance retries while it has no snapshot yet or its store is failing: a
+/// store that returns is followed within about this long, whatever the reconcile interval.
+const RETRY: Duration = Duration::from_millis(200);
 
 /// Keeps the snapshot current until the state is dropped (the server stopped): reconciles
 /// whenever the store signals a change elsewhere, and every `interval` in any case (every
-/// second until a first snapshot is loaded), so a missed message heals itself. Holds the
-/// state weakly so a stopped server releases its store.
+/// [`RETRY`] while no snapshot is loaded or the store fails), so a missed message heals
+/// itself. Holds the state weakly so a stopped server releases its store.
 pub fn spawn_sync(state: &Arc<AppState>, interval: Duration) -> tokio::task::JoinHandle<()> {
     let mut changes = state.store.changes();
     let state: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
         loop {
             let wait = match state.upgrade() {
-                Some(s) if s.is_loaded() => interval,
-                Some(_) => UNLOADED_RETRY,
+                Some(s) if s.is_loaded() && s.store_error().is_none() => interval,
+                Some(_) => RETRY,
                 None => return,
             };
             let signalled = async {

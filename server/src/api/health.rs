@@ -22,20 +22,39 @@ async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// The store's revision, or why it did not answer in time.
+async fn store_revision(state: &AppState) -> Result<u64, String> {
+    match tokio::time::timeout(STORE_CHECK, state.store.revision()).await {
+        Ok(Ok(revision)) => Ok(revision),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("the store did not answer within {STORE_CHECK:?}")),
+    }
+}
+
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let store = match tokio::time::timeout(STORE_CHECK, state.store.revision()).await {
-        Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!("the store did not answer within {STORE_CHECK:?}")),
-    };
-    state.set_store_health(store.clone());
+    let mut store = store_revision(&state).await;
+    // A store older than what was served is healed by a reconcile; until that has worked,
+    // this instance and the store disagree, and readiness says so (SPEC §6).
+    if let Ok(revision) = store
+        && state.is_loaded()
+        && revision < state.published().snapshot.version
+    {
+        let _ = crate::sync::reconcile(&state).await;
+        store = store_revision(&state).await;
+    }
+    state.set_store_health(store.as_ref().err().cloned());
     let version = state.published().snapshot.version;
     let problem = match (&store, state.is_loaded()) {
-        (Some(e), _) => Some(format!(
+        (Err(e), _) => Some(format!(
             "store unreachable: {e}; serving the last good snapshot"
         )),
-        (None, false) => Some("no snapshot loaded yet".to_owned()),
-        (None, true) => None,
+        (Ok(_), false) => Some("no snapshot loaded yet".to_owned()),
+        (Ok(revision), true) if *revision < version => Some(format!(
+            "the store is at revision {revision}, older than the version {version} served: \
+             it came back older (restarted empty, restored, or failed over) and has not yet \
+             been moved past it"
+        )),
+        (Ok(_), true) => None,
     };
     match problem {
         None => HttpResponse::Ok().json(json!({

@@ -20,6 +20,8 @@ const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const REVISION: &str = "revision";
+/// The highest flag version served before the data went back in time ([`Store::raise`]).
+const VERSION_FLOOR: &str = "version_floor";
 /// redb's page cache.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
 const KILL_SWITCH: &str = "global_kill_switch";
@@ -80,13 +82,20 @@ impl EmbeddedStore {
     }
 }
 
-fn read_revision(
+fn read_number(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
 ) -> Result<u64, StoreError> {
-    match table.get(REVISION).map_err(db_err)? {
+    match table.get(name).map_err(db_err)? {
         Some(bytes) => decode(bytes.value()),
         None => Ok(0),
     }
+}
+
+fn read_revision(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<u64, StoreError> {
+    read_number(table, REVISION)
 }
 
 fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<u64, StoreError> {
@@ -266,6 +275,33 @@ impl Store for EmbeddedStore {
                 }
             }
             Ok(found)
+        })
+        .await
+    }
+
+    async fn raise(&self, revision: u64, flag_version: u64) -> Result<u64, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let raised = {
+                let mut meta = txn.open_table(META).map_err(db_err)?;
+                let raised = read_revision(&meta)?.max(revision);
+                let floor = read_number(&meta, VERSION_FLOOR)?.max(flag_version);
+                meta.insert(REVISION, encode(&raised).as_slice())
+                    .map_err(db_err)?;
+                meta.insert(VERSION_FLOOR, encode(&floor).as_slice())
+                    .map_err(db_err)?;
+                raised
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(raised)
+        })
+        .await
+    }
+
+    async fn version_floor(&self) -> Result<u64, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            read_number(&txn.open_table(META).map_err(db_err)?, VERSION_FLOOR)
         })
         .await
     }

@@ -176,6 +176,14 @@ pub trait Store: Send + Sync + 'static {
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
     /// Every token record.
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// After the store came back older than what was served (restarted empty, restored from
+    /// an old backup, failed over to a lagging replica): moves the revision up to at least
+    /// `revision` and the first version of any new flag past `flag_version`, so no reader
+    /// ever sees a version repeat or go backwards. Signals the change; returns the revision.
+    async fn raise(&self, revision: u64, flag_version: u64) -> Result<u64, StoreError>;
+    /// The highest flag version ever served from this store's data (see [`Store::raise`]):
+    /// a flag created now starts above it.
+    async fn version_floor(&self) -> Result<u64, StoreError>;
     /// A signal that bumps whenever the data may have changed elsewhere (another instance's
     /// write, or a reconnection after which anything may have happened). `None` for stores
     /// only this instance writes.

@@ -6,7 +6,7 @@
 //!
 //! Keys: `{p}:flags` (hash key → flag), `{p}:history:{key}` (hash version → flag),
 //! `{p}:audit` (stream, id `N-0`), `{p}:audit:seq`, `{p}:tokens` (hash id → record),
-//! `{p}:kill_switch`, `{p}:revision`; channel `{p}:changes` carries each new revision.
+//! `{p}:kill_switch`, `{p}:revision`, `{p}:version_floor`; channel `{p}:changes` carries each new revision.
 //! Scripts build key names from the prefix, so Redis Cluster is not supported (a primary
 //! with replicas, or a managed single-shard Redis, is).
 
@@ -101,12 +101,31 @@ redis.call('PUBLISH', p .. ':changes', rev)
 return {'ok', string.format('%d', rev)}
 "#;
 
+/// Moves the revision up to ARGV[2] and the version floor up to ARGV[3] (never down), then
+/// announces the revision like a commit does. Versions stay below 2^53: exact in Lua.
+const RAISE_LUA: &str = r#"
+local p = ARGV[1]
+local rev = tonumber(redis.call('GET', p .. ':revision') or '0')
+local want = tonumber(ARGV[2])
+if want > rev then
+  rev = want
+  redis.call('SET', p .. ':revision', string.format('%d', rev))
+end
+local floor = tonumber(redis.call('GET', p .. ':version_floor') or '0')
+if tonumber(ARGV[3]) > floor then
+  redis.call('SET', p .. ':version_floor', ARGV[3])
+end
+redis.call('PUBLISH', p .. ':changes', rev)
+return string.format('%d', rev)
+"#;
+
 /// The Redis-backed store. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     commit_script: Script,
+    raise_script: Script,
     changes: watch::Receiver<u64>,
 }
 
@@ -141,6 +160,7 @@ impl RedisStore {
             conn,
             prefix: prefix.to_owned(),
             commit_script: Script::new(COMMIT_LUA),
+            raise_script: Script::new(RAISE_LUA),
             changes,
         })
     }
@@ -150,31 +170,54 @@ impl RedisStore {
     }
 }
 
+/// How often the subscriber checks its connection. The pub/sub connection reads only when it
+/// has a request in flight, so a Redis that died (and maybe came back) goes unnoticed without
+/// one: a PING every `LIVENESS` finds it within that time.
+const LIVENESS: Duration = Duration::from_millis(250);
+/// The longest pause between two attempts to subscribe again: a Redis that returns is
+/// followed within about this long (SPEC §6: a write made then reaches every instance).
+const RESUBSCRIBE_MAX: Duration = Duration::from_millis(250);
+
 /// Follows the change channel forever, re-subscribing after any failure with a growing
 /// backoff; bumps `notify` on every message and after every (re)subscription, so the
 /// instance resyncs whatever it missed. Ends when the store is dropped.
 async fn subscribe(client: Client, channel: String, notify: watch::Sender<u64>) {
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Duration::from_millis(20);
     let bump = |notify: &watch::Sender<u64>| notify.send_modify(|n| *n = n.wrapping_add(1));
     loop {
         if notify.is_closed() {
             return;
         }
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await;
-        if let Ok(Ok(mut pubsub)) = connected
-            && pubsub.subscribe(&channel).await.is_ok()
-        {
-            tracing::info!(%channel, "subscribed to changes");
-            backoff = Duration::from_millis(50);
-            bump(&notify);
-            let mut messages = pubsub.on_message();
-            while messages.next().await.is_some() {
+        if let Ok(Ok(pubsub)) = connected {
+            let (mut sink, mut messages) = pubsub.split();
+            if sink.subscribe(&channel).await.is_ok() {
+                tracing::info!(%channel, "subscribed to changes");
+                backoff = Duration::from_millis(20);
                 bump(&notify);
+                let mut liveness = tokio::time::interval(LIVENESS);
+                loop {
+                    tokio::select! {
+                        message = messages.next() => match message {
+                            Some(_) => bump(&notify),
+                            None => break,
+                        },
+                        _ = liveness.tick() => {
+                            let ping = sink.ping::<redis::Value>();
+                            if !matches!(tokio::time::timeout(RESPONSE_TIMEOUT, ping).await, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
+                    }
+                    if notify.is_closed() {
+                        return;
+                    }
+                }
+                tracing::warn!(%channel, "change subscription lost; reconnecting");
             }
-            tracing::warn!(%channel, "change subscription lost; reconnecting");
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
+        backoff = (backoff * 2).min(RESUBSCRIBE_MAX);
     }
 }
 
@@ -355,6 +398,30 @@ impl Store for RedisStore {
             }
             end = format!("{}-0", last_id - 1);
         }
+    }
+
+    async fn raise(&self, revision: u64, flag_version: u64) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let raised: String = self
+            .raise_script
+            .prepare_invoke()
+            .arg(&self.prefix)
+            .arg(revision)
+            .arg(flag_version)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        parse_version(&raised)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad revision {raised:?}")))
+    }
+
+    async fn version_floor(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let floor: Option<u64> = conn
+            .get(self.key("version_floor"))
+            .await
+            .map_err(unavailable)?;
+        Ok(floor.unwrap_or(0))
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {

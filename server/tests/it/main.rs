@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod deploy;
 mod evaluate;
+mod faults;
 mod flags;
 mod hardening;
 mod helpers;

@@ -12,7 +12,18 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN, SDK, TestApp, problem, spawn_with};
 use switchyard_testkit::redis::RedisServer;
 
-async fn instances(redis: &RedisServer, prefix: &str, n: usize) -> Vec<TestApp> {
+pub async fn instances(redis: &RedisServer, prefix: &str, n: usize) -> Vec<TestApp> {
+    instances_reconciling(redis, prefix, n, 1).await
+}
+
+/// `n` instances on `redis` under `prefix` that reconcile every `every` seconds (a long
+/// interval shows that a change arrived through pub/sub, not through the reconcile).
+pub async fn instances_reconciling(
+    redis: &RedisServer,
+    prefix: &str,
+    n: usize,
+    every: u64,
+) -> Vec<TestApp> {
     let mut apps = Vec::new();
     for _ in 0..n {
         let url = redis.url();
@@ -21,7 +32,7 @@ async fn instances(redis: &RedisServer, prefix: &str, n: usize) -> Vec<TestApp> 
             spawn_with(move |s| {
                 s.store.redis_url = Some(url);
                 s.store.redis_prefix = prefix;
-                s.server.reconcile_interval_secs = 1;
+                s.server.reconcile_interval_secs = every;
             })
             .await,
         );
@@ -30,25 +41,34 @@ async fn instances(redis: &RedisServer, prefix: &str, n: usize) -> Vec<TestApp> 
 }
 
 /// Polls `check` until it holds, for at most 10 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    eventually_within(what, Duration::from_secs(10), check).await;
+}
+
+/// Polls `check` until it holds, for at most `limit`.
+pub async fn eventually_within<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
     while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-async fn flag(app: &TestApp, key: &str) -> Value {
+pub async fn flag(app: &TestApp, key: &str) -> Value {
     app.call(Method::GET, &format!("/v1/flags/{key}"), Some(ADMIN), None)
         .await
         .1
 }
 
-async fn snapshot_version(app: &TestApp) -> u64 {
+pub async fn snapshot_version(app: &TestApp) -> u64 {
     let (_, snap) = app.call(Method::GET, "/v1/snapshot", Some(SDK), None).await;
     snap["version"].as_u64().unwrap_or(0)
 }

@@ -256,6 +256,26 @@ async fn audit_is_newest_first_filtered_and_paged() {
 }
 
 #[tokio::test]
+async fn raise_moves_the_revision_and_floor_up_never_down() {
+    for (name, store, _guard) in stores().await {
+        let commit = || Commit {
+            changes: vec![],
+            audit: vec![entry("t", None)],
+        };
+        assert_eq!(store.commit(commit()).await.unwrap(), 1, "{name}");
+        assert_eq!(store.version_floor().await.unwrap(), 0, "{name}");
+        assert_eq!(store.raise(500, 40).await.unwrap(), 500, "{name}");
+        assert_eq!(store.revision().await.unwrap(), 500, "{name}");
+        assert_eq!(store.version_floor().await.unwrap(), 40, "{name}");
+        // Lower values change nothing; a commit continues from the raised revision.
+        assert_eq!(store.raise(10, 3).await.unwrap(), 500, "{name}");
+        assert_eq!(store.version_floor().await.unwrap(), 40, "{name}");
+        assert_eq!(store.commit(commit()).await.unwrap(), 501, "{name}");
+        assert_eq!(store.load().await.unwrap().revision, 501, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn tokens_have_unique_names() {
     for (name, store, _guard) in stores().await {
         let record = |id: &str, token_name: &str| TokenRecord {
