@@ -86,8 +86,13 @@ impl Application {
         if state.settings.server.workers > 0 {
             server = server.workers(state.settings.server.workers);
         }
+        // Signals are ours (run_until_stopped): streams must end before the graceful stop
+        // waits on them. In-flight requests get a second to finish (SPEC §6: exit within 2 s).
+        let server = server
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_GRACE_SECS);
         Ok(Application {
-            server: server.shutdown_timeout(10).run(),
+            server: server.run(),
             port,
             state,
         })
@@ -108,9 +113,38 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT, then stops gracefully (in-flight requests finish).
+    /// Serves until SIGTERM/SIGINT, then stops gracefully: open streams end at once (their
+    /// SDKs reconnect to another instance), in-flight requests finish, and the process can
+    /// exit within 2 s (SPEC §6).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stopping = self.state.stopping.clone();
+        let handle = self.server.handle();
         drop(self.state);
+        tokio::spawn(async move {
+            match stop_signal().await {
+                Ok(signal) => tracing::info!(signal, "stopping: streams end, requests finish"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for stop signals");
+                    return;
+                }
+            }
+            stopping.send_replace(true);
+            handle.stop(true).await;
+        });
         self.server.await
     }
+}
+
+/// Seconds in-flight requests get to finish once the server stops.
+const SHUTDOWN_GRACE_SECS: u64 = 1;
+
+/// Waits for SIGTERM (what orchestrators send) or SIGINT (Ctrl-C); names the one that came.
+async fn stop_signal() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
 }

@@ -103,6 +103,9 @@ struct Known {
 pub struct Tokens {
     bootstrap: Vec<Known>,
     known: ArcSwap<Vec<Known>>,
+    /// Bumped whenever the stored set changes (a token created or revoked), so open streams
+    /// can check that their caller is still admitted.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Tokens {
@@ -126,28 +129,59 @@ impl Tokens {
         Tokens {
             bootstrap,
             known: ArcSwap::from_pointee(Vec::new()),
+            changed: tokio::sync::watch::channel(0).0,
         }
     }
 
-    /// Replaces the stored tokens (after a load or a token change).
+    /// Replaces the stored tokens (after a load or a token change). A token that stays keeps
+    /// its caller (the same `Arc`), so [`Tokens::admits`] can tell a kept token from a
+    /// revoked one; when the set changes, [`Tokens::changes`] fires.
     pub fn set_stored(&self, records: &[TokenRecord]) {
-        let known = records
+        let old = self.known.load();
+        let known: Vec<Known> = records
             .iter()
             .filter_map(|r| {
                 let bytes = (0..r.hash.len())
                     .step_by(2)
                     .map(|i| u8::from_str_radix(r.hash.get(i..i + 2)?, 16).ok())
                     .collect::<Option<Vec<u8>>>()?;
-                Some(Known {
-                    hash: words(bytes.try_into().ok()?),
-                    caller: Arc::new(Caller {
+                let hash = words(bytes.try_into().ok()?);
+                let kept = old
+                    .iter()
+                    .find(|k| k.hash == hash && k.caller.name == r.name && k.caller.role == r.role);
+                let caller = match kept {
+                    Some(k) => k.caller.clone(),
+                    None => Arc::new(Caller {
                         name: r.name.clone(),
                         role: r.role,
                     }),
-                })
+                };
+                Some(Known { hash, caller })
             })
             .collect();
+        let same = known.len() == old.len()
+            && known
+                .iter()
+                .all(|k| old.iter().any(|o| Arc::ptr_eq(&o.caller, &k.caller)));
         self.known.store(Arc::new(known));
+        if !same {
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Fires whenever a stored token is created or revoked.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Whether `caller` (as [`Tokens::verify`] returned it) is still admitted: false once its
+    /// token has been revoked.
+    pub fn admits(&self, caller: &Arc<Caller>) -> bool {
+        let stored = self.known.load();
+        self.bootstrap
+            .iter()
+            .chain(stored.iter())
+            .any(|k| Arc::ptr_eq(&k.caller, caller))
     }
 
     /// The caller `token` belongs to. Compares against every known hash in constant time
@@ -265,6 +299,33 @@ mod tests {
         assert_eq!(tokens.verify("stored-secret").unwrap().role, Role::Editor);
         assert_eq!(tokens.verify("stored-secreT"), None);
         assert_eq!(tokens.verify(""), None);
+    }
+
+    #[test]
+    fn a_revoked_token_is_no_longer_admitted_and_a_kept_one_is() {
+        let tokens = Tokens::new(None, Some("sdk-secret-0123456789"));
+        let record = |id: &str, secret: &str| TokenRecord {
+            id: id.into(),
+            name: format!("t{id}"),
+            role: Role::Sdk,
+            hash: hex(&hash_token(secret)),
+            created_at: chrono::Utc::now(),
+            created_by: "env-admin".into(),
+        };
+        let mut changes = tokens.changes();
+        tokens.set_stored(&[record("1", "one"), record("2", "two")]);
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        let (one, two) = (tokens.verify("one").unwrap(), tokens.verify("two").unwrap());
+        let env = tokens.verify("sdk-secret-0123456789").unwrap();
+        // The same set again: nothing changed, both still admitted.
+        tokens.set_stored(&[record("1", "one"), record("2", "two")]);
+        assert!(!changes.has_changed().unwrap());
+        assert!(tokens.admits(&one) && tokens.admits(&two) && tokens.admits(&env));
+        // Token 2 revoked.
+        tokens.set_stored(&[record("1", "one")]);
+        assert!(changes.has_changed().unwrap());
+        assert!(tokens.admits(&one) && !tokens.admits(&two) && tokens.admits(&env));
     }
 
     #[test]

@@ -49,6 +49,31 @@ pub struct ServerSettings {
     pub stream_heartbeat_secs: u64,
     /// Send `Strict-Transport-Security` (set when served over TLS, e.g. behind a proxy).
     pub hsts: bool,
+    /// Seconds a client may take to send a request body, whatever its token (408 after).
+    pub body_timeout_secs: u64,
+    /// Browser origins allowed to call the evaluation, snapshot, stream and OFREP routes
+    /// (`SWITCHYARD_SERVER__CORS_ORIGINS`, comma-separated; empty: no CORS at all).
+    #[serde(deserialize_with = "list")]
+    pub cors_origins: Vec<String>,
+}
+
+/// A list given as a TOML array or as one comma-separated string (the environment's form).
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Text(String),
+        List(Vec<String>),
+    }
+    let items = match Form::deserialize(d)? {
+        Form::Text(text) => text.split(',').map(str::to_owned).collect(),
+        Form::List(items) => items,
+    };
+    Ok(items
+        .into_iter()
+        .map(|i| i.trim().trim_end_matches('/').to_owned())
+        .filter(|i| !i.is_empty())
+        .collect())
 }
 
 impl Default for ServerSettings {
@@ -62,6 +87,8 @@ impl Default for ServerSettings {
             reconcile_interval_secs: 5,
             stream_heartbeat_secs: 15,
             hsts: false,
+            body_timeout_secs: 10,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -97,6 +124,8 @@ pub struct LimitSettings {
     pub max_whitelist: usize,
     /// Most markets on one flag.
     pub max_markets: usize,
+    /// Most `/v1/stream` connections one token may hold open (SPEC §6); 429 above.
+    pub streams_per_token: usize,
 }
 
 impl Default for LimitSettings {
@@ -105,6 +134,7 @@ impl Default for LimitSettings {
         LimitSettings {
             max_whitelist: core.max_whitelist,
             max_markets: core.max_markets,
+            streams_per_token: 10_000,
         }
     }
 }
@@ -208,6 +238,30 @@ impl Settings {
                 "must be at least 1024".into(),
             );
         }
+        if !(1..=3600).contains(&self.server.body_timeout_secs) {
+            return bad(
+                "SWITCHYARD_SERVER__BODY_TIMEOUT_SECS",
+                "must be 1 to 3600".into(),
+            );
+        }
+        if self.limits.streams_per_token == 0 {
+            return bad(
+                "SWITCHYARD_LIMITS__STREAMS_PER_TOKEN",
+                "must be at least 1".into(),
+            );
+        }
+        for origin in &self.server.cors_origins {
+            let scheme = origin.starts_with("https://") || origin.starts_with("http://");
+            if !scheme || origin.contains(char::is_whitespace) || origin.matches('/').count() != 2 {
+                return bad(
+                    "SWITCHYARD_SERVER__CORS_ORIGINS",
+                    format!(
+                        "{origin:?} is not an origin: give scheme://host[:port], e.g. \
+                         https://app.example.com, separated by commas"
+                    ),
+                );
+            }
+        }
         if let Some(url) = &self.store.redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
@@ -300,6 +354,18 @@ mod tests {
             Some("a-long-enough-admin-token")
         );
         assert_eq!(settings.server.writes_per_minute, 120);
+        let cors = Settings::load_from(
+            None,
+            env(&[(
+                "SWITCHYARD_SERVER__CORS_ORIGINS",
+                "https://a.example, http://localhost:3000/",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            cors.server.cors_origins,
+            ["https://a.example", "http://localhost:3000"]
+        );
     }
 
     #[test]
@@ -323,6 +389,16 @@ mod tests {
             ),
             ("SWITCHYARD_ADMIN_TOKEN", "short", "SWITCHYARD_ADMIN_TOKEN"),
             ("SWITCHYARD_LOG__FORMAT", "xml", "SWITCHYARD_LOG__FORMAT"),
+            (
+                "SWITCHYARD_SERVER__CORS_ORIGINS",
+                "a.example",
+                "SWITCHYARD_SERVER__CORS_ORIGINS",
+            ),
+            (
+                "SWITCHYARD_LIMITS__STREAMS_PER_TOKEN",
+                "0",
+                "SWITCHYARD_LIMITS__STREAMS_PER_TOKEN",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();

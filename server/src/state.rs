@@ -1,6 +1,7 @@
 //! `AppState`: what every request shares, behind one `Arc` — the store handle, the published
 //! snapshot (swapped atomically, read without a lock), tokens, metrics and the write limiter.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -86,6 +87,12 @@ pub struct AppState {
     pub refresh_lock: tokio::sync::Mutex<()>,
     /// The version of each snapshot published, for streams that follow changes.
     pub changes: tokio::sync::watch::Sender<u64>,
+    /// True once the server is stopping: open streams end at once (SPEC §6), so SDKs
+    /// reconnect elsewhere and the process exits without waiting on them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Open streams per token name, each capped at `limits.streams_per_token`.
+    /// A std Mutex: it is never held across an await.
+    streams: Mutex<HashMap<String, usize>>,
 }
 
 impl AppState {
@@ -111,6 +118,8 @@ impl AppState {
             write_lock: tokio::sync::Mutex::new(()),
             refresh_lock: tokio::sync::Mutex::new(()),
             changes: tokio::sync::watch::channel(0).0,
+            stopping: tokio::sync::watch::channel(false).0,
+            streams: Mutex::new(HashMap::new()),
         }
     }
 
@@ -184,6 +193,33 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Counts one more open stream for `caller`, or refuses it past the per-token cap.
+    /// Every admitted stream is given back with [`AppState::close_stream`].
+    pub fn open_stream(&self, caller: &Caller) -> Result<(), ApiError> {
+        let cap = self.settings.limits.streams_per_token;
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let open = streams.entry(caller.name.clone()).or_default();
+        if *open >= cap {
+            self.metrics.stream_rejections.inc();
+            return Err(ApiError::TooManyStreams(cap));
+        }
+        *open += 1;
+        self.metrics.stream_clients.inc();
+        Ok(())
+    }
+
+    /// Gives back a stream counted by [`AppState::open_stream`].
+    pub fn close_stream(&self, caller: &Caller) {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = streams.get_mut(&caller.name) {
+            *open -= 1;
+            if *open == 0 {
+                streams.remove(&caller.name);
+            }
+        }
+        self.metrics.stream_clients.dec();
     }
 
     /// Admits one admin write from `caller`, or says when to retry.

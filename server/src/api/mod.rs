@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
@@ -65,8 +66,19 @@ impl FromRequest for Body {
             }
         });
         let bytes = web::Bytes::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let timeout = state
+            .as_ref()
+            .map_or(10, |s| s.settings.server.body_timeout_secs);
         Box::pin(async move {
-            bytes.await.map(Body).map_err(|e| {
+            // A slow body ties up a connection whatever the token: bounded in time (408).
+            let Ok(bytes) = tokio::time::timeout(Duration::from_secs(timeout), bytes).await else {
+                if let Some(state) = state {
+                    state.metrics.body_timeouts.inc();
+                }
+                return Err(ApiError::BodyTimeout(timeout));
+            };
+            bytes.map(Body).map_err(|e| {
                 if e.as_response_error().status_code()
                     == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
                 {
@@ -95,13 +107,30 @@ pub fn json_ok<T: Serialize>(value: &T) -> HttpResponse {
     res.map_into_boxed_body()
 }
 
-/// Parses a JSON body, borrowing strings from it where it can.
+/// Whether `body` is (at least on its face) a JSON object: serde reads structs from arrays
+/// too, so `["f", {...}]` would otherwise pass for `{"flag": "f", ...}` (SPEC §6).
+pub fn is_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Parses a JSON object body, borrowing strings from it where it can.
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(ApiError::BadRequest("the request needs a JSON body".into()));
     }
+    if !is_object(body) {
+        return Err(ApiError::BadRequest(
+            "the request body must be a JSON object".into(),
+        ));
+    }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Refuses a context over SPEC §6's limits, before anything is hashed.
+pub fn check_context(ctx: &Context<'_>) -> Result<(), ApiError> {
+    switchyard_core::validate_context(ctx)
+        .map_err(|e| ApiError::BadRequest(format!("context: {e}")))
 }
 
 /// Parses an optional JSON body: empty means the default.

@@ -3,15 +3,16 @@
 //! then fetches `/v1/snapshot` with its ETag. Comments (`: heartbeat`) keep idle connections
 //! alive and let clients notice a dead one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
-use prometheus::IntGauge;
 use tokio::sync::watch;
 
 use super::resource;
-use crate::auth::{Auth, Sdk};
+use crate::auth::{Auth, Caller, Sdk};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Registers the stream route.
@@ -19,12 +20,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/stream").route(web::get().to(stream)));
 }
 
-/// Counts an open stream while it lives.
-struct Open(IntGauge);
+/// One open stream, counted against its token's cap while it lives.
+struct Slot {
+    state: web::Data<AppState>,
+    caller: Arc<Caller>,
+}
 
-impl Drop for Open {
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.dec();
+        self.state.close_stream(&self.caller);
     }
 }
 
@@ -36,20 +40,35 @@ fn snapshot_event(version: u64) -> Bytes {
 
 struct Feed {
     changes: watch::Receiver<u64>,
+    tokens: watch::Receiver<u64>,
+    stopping: watch::Receiver<bool>,
     heartbeat: tokio::time::Interval,
     announced: bool,
-    _open: Open,
+    slot: Slot,
 }
 
-async fn stream(state: web::Data<AppState>, _: Auth<Sdk>) -> HttpResponse {
+/// What ends a stream: the server stopping (SPEC §6: SDKs reconnect elsewhere at once), or
+/// the stream's token revoked (its events stop within the propagation of the revoke).
+enum Next {
+    Send(Bytes),
+    Recheck,
+    End,
+}
+
+async fn stream(state: web::Data<AppState>, auth: Auth<Sdk>) -> Result<HttpResponse, ApiError> {
     let every = Duration::from_secs(state.settings.server.stream_heartbeat_secs);
     let start = tokio::time::Instant::now() + every;
-    state.metrics.stream_clients.inc();
+    state.open_stream(&auth.0)?;
     let feed = Feed {
         changes: state.changes.subscribe(),
+        tokens: state.tokens.changes(),
+        stopping: state.stopping.subscribe(),
         heartbeat: tokio::time::interval_at(start, every),
         announced: false,
-        _open: Open(state.metrics.stream_clients.clone()),
+        slot: Slot {
+            state: state.clone(),
+            caller: auth.0,
+        },
     };
     let events = futures_util::stream::unfold(feed, |mut feed| async move {
         if !feed.announced {
@@ -57,18 +76,37 @@ async fn stream(state: web::Data<AppState>, _: Auth<Sdk>) -> HttpResponse {
             let version = *feed.changes.borrow_and_update();
             return Some((Ok::<_, actix_web::Error>(snapshot_event(version)), feed));
         }
-        let item = tokio::select! {
-            changed = feed.changes.changed() => {
-                changed.ok()?;
-                snapshot_event(*feed.changes.borrow_and_update())
+        loop {
+            if *feed.stopping.borrow_and_update() {
+                return None;
             }
-            _ = feed.heartbeat.tick() => Bytes::from_static(b": heartbeat\n\n"),
-        };
-        Some((Ok(item), feed))
+            let next = tokio::select! {
+                _ = feed.stopping.changed() => Next::Recheck,
+                _ = feed.tokens.changed() => {
+                    let slot = &feed.slot;
+                    if slot.state.tokens.admits(&slot.caller) {
+                        Next::Recheck
+                    } else {
+                        slot.state.metrics.stream_revocations.inc();
+                        Next::End
+                    }
+                }
+                changed = feed.changes.changed() => match changed {
+                    Ok(()) => Next::Send(snapshot_event(*feed.changes.borrow_and_update())),
+                    Err(_) => Next::End,
+                },
+                _ = feed.heartbeat.tick() => Next::Send(Bytes::from_static(b": heartbeat\n\n")),
+            };
+            match next {
+                Next::Send(item) => return Some((Ok(item), feed)),
+                Next::Recheck => continue,
+                Next::End => return None,
+            }
+        }
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(events)
+        .streaming(events))
 }
