@@ -22,5 +22,6 @@ pub use model::{
     Context, Decision, Export, Flag, KillSwitch, Markets, Reason, Snapshot, Variant, Whitelist,
 };
 pub use validate::{
-    Limits, Problem, ValidationError, validate_export, validate_flag, validate_key,
+    Limits, MAX_VERSION, Problem, ValidationError, validate_context, validate_export,
+    validate_flag, validate_key, validate_reason,
 };

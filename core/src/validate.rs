@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::model::{Export, Flag};
+use crate::model::{Context, Export, Flag};
 
 /// Limits a flag must keep within. The defaults are SPEC §1's; a server may raise them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +34,14 @@ impl Default for Limits {
 pub const MAX_KEY_LEN: usize = 128;
 /// The longest whitelisted user id, in bytes.
 pub const MAX_USER_ID_BYTES: usize = 256;
+/// The longest `user_id` (`targetingKey`) an evaluation accepts, in bytes (SPEC §6): a longer
+/// one is refused before it is hashed.
+pub const MAX_CONTEXT_USER_BYTES: usize = 1024;
+/// The longest reason a kill switch, write or import may carry, in bytes.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// The highest version (flag or snapshot): 2^53 − 1, exact in every JSON client and in Lua
+/// (SPEC §6). A write or import that would pass it is refused.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
 
 /// One thing wrong with a flag: where, and what.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -136,14 +144,51 @@ pub fn validate_market(code: &str) -> Result<(), String> {
     }
 }
 
-/// Checks one whitelisted user id: 1–256 bytes.
+/// Checks one whitelisted user id: 1–256 bytes, no NUL.
 pub fn validate_user_id(user: &str) -> Result<(), String> {
+    let preview: String = user.chars().take(32).collect();
     if user.is_empty() || user.len() > MAX_USER_ID_BYTES {
-        let preview: String = user.chars().take(32).collect();
         Err(format!(
             "user id {preview:?} is {} bytes; user ids must be 1 to {MAX_USER_ID_BYTES} bytes",
             user.len()
         ))
+    } else if user.contains('\0') {
+        Err(format!("user id {preview:?} holds a NUL character"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks an evaluation context (SPEC §6): a `user_id` of at most 1,024 bytes without NUL,
+/// and a market code as in SPEC §1 (an empty one counts as none). Cheap: it runs before
+/// anything is hashed.
+pub fn validate_context(ctx: &Context<'_>) -> Result<(), String> {
+    if let Some(user) = ctx.user_id.as_deref() {
+        if user.len() > MAX_CONTEXT_USER_BYTES {
+            return Err(format!(
+                "user_id (targetingKey) is {} bytes; the limit is {MAX_CONTEXT_USER_BYTES}",
+                user.len()
+            ));
+        }
+        if user.contains('\0') {
+            return Err("user_id (targetingKey) holds a NUL character".into());
+        }
+    }
+    match ctx.market.as_deref() {
+        Some(market) if !market.is_empty() => validate_market(market),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a reason given with a change: at most 1,024 bytes, no NUL.
+pub fn validate_reason(reason: &str) -> Result<(), String> {
+    if reason.len() > MAX_REASON_BYTES {
+        Err(format!(
+            "reason is {} bytes; the limit is {MAX_REASON_BYTES}",
+            reason.len()
+        ))
+    } else if reason.contains('\0') {
+        Err("reason holds a NUL character".into())
     } else {
         Ok(())
     }
@@ -173,6 +218,18 @@ fn flag_problems(flag: &Flag, limits: &Limits) -> Vec<Problem> {
         "bytes",
         limits.max_description_bytes,
     ));
+    if flag.description.contains('\0') {
+        problems.push(Problem::new("description", "holds a NUL character"));
+    }
+    if flag.version > MAX_VERSION {
+        problems.push(Problem::new(
+            "version",
+            format!(
+                "is {}; versions stop at 2^53 - 1 ({MAX_VERSION})",
+                flag.version
+            ),
+        ));
+    }
     if flag.rollout_percentage > 100 {
         problems.push(Problem::new(
             "rollout_percentage",
@@ -226,6 +283,11 @@ pub fn validate_export(export: &Export, limits: &Limits) -> Result<(), Validatio
         "flags",
         limits.max_flags,
     ));
+    if let Some(reason) = &export.global_kill_switch.reason
+        && let Err(message) = validate_reason(reason)
+    {
+        problems.push(Problem::new("global_kill_switch.reason", message));
+    }
     let mut seen = HashSet::new();
     for (i, flag) in export.flags.iter().enumerate() {
         let prefix = format!("flags[{i}]");
@@ -315,6 +377,40 @@ mod tests {
         let err = validate_flag(&flag, &limits).unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["markets", "whitelist"]);
+    }
+
+    #[test]
+    fn contexts_reasons_versions_and_nul() {
+        let long = "u".repeat(MAX_CONTEXT_USER_BYTES + 1);
+        assert!(validate_context(&Context::new().user(long.as_str())).is_err());
+        let max = "u".repeat(MAX_CONTEXT_USER_BYTES);
+        assert_eq!(validate_context(&Context::new().user(max.as_str())), Ok(()));
+        assert!(validate_context(&Context::new().user("a\0b")).is_err());
+        assert!(validate_context(&Context::new().market("F")).is_err());
+        assert_eq!(validate_context(&Context::new().market("")), Ok(()));
+        assert_eq!(validate_context(&Context::new().market("fr")), Ok(()));
+        assert!(validate_reason(&"r".repeat(MAX_REASON_BYTES + 1)).is_err());
+        assert!(validate_reason("a\0").is_err());
+        let flag = Flag {
+            version: MAX_VERSION + 1,
+            description: "a\0".into(),
+            whitelist: Whitelist::new(["ok", "n\0l"]),
+            ..Flag::new("f")
+        };
+        let err = validate_flag(&flag, &Limits::default()).unwrap_err();
+        let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["description", "version", "whitelist"]);
+        let export = Export {
+            format: 1,
+            global_kill_switch: crate::KillSwitch {
+                active: true,
+                reason: Some("r".repeat(5000)),
+                ..Default::default()
+            },
+            flags: vec![],
+        };
+        let err = validate_export(&export, &Limits::default()).unwrap_err();
+        assert_eq!(err.problems[0].field, "global_kill_switch.reason");
     }
 
     #[test]

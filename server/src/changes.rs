@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use switchyard_core::validate::{validate_export, validate_flag, validate_key};
+use switchyard_core::validate::{validate_export, validate_flag, validate_key, validate_reason};
 use switchyard_core::{Export, Flag, KillSwitch, Markets, Whitelist};
 
 use crate::auth::{Caller, Role, generate_token, hash_token, hex};
@@ -16,8 +16,6 @@ use crate::sync;
 
 /// How often an unconditional change retries when a writer on another instance got in first.
 const MAX_ATTEMPTS: u32 = 10;
-/// The longest reason a caller may give, in bytes.
-pub const MAX_REASON_BYTES: usize = 1024;
 
 /// A full flag, as `PUT /v1/flags/{key}` takes it. Unknown fields are refused, so a typo
 /// never passes silently. `version`, `updated_at` and `updated_by` are accepted so that a
@@ -39,8 +37,10 @@ pub struct FlagInput {
     markets: Markets,
     #[serde(default)]
     whitelist: Whitelist,
+    /// Accepted only as it is (a flag read with GET can be sent back): only the kill
+    /// endpoints change a kill switch (SPEC §6).
     #[serde(default)]
-    kill_switch: bool,
+    kill_switch: Option<bool>,
     #[serde(default)]
     expected_version: Option<u64>,
     #[serde(default)]
@@ -69,6 +69,7 @@ pub struct FlagPatch {
     whitelist_add: Option<Vec<String>>,
     /// Users to remove from the whitelist.
     whitelist_remove: Option<Vec<String>>,
+    /// Refused: only the kill endpoints change a kill switch (SPEC §6).
     kill_switch: Option<bool>,
     expected_version: Option<u64>,
     reason: Option<String>,
@@ -89,7 +90,6 @@ impl FlagPatch {
             && self.whitelist.is_none()
             && self.whitelist_add.is_none()
             && self.whitelist_remove.is_none()
-            && self.kill_switch.is_none()
     }
 
     fn apply(&self, mut flag: Flag) -> Flag {
@@ -123,9 +123,6 @@ impl FlagPatch {
             let added = self.whitelist_add.iter().flatten().cloned();
             let users = users.chain(added).filter(|u| !remove.contains(u.as_str()));
             flag.whitelist = Whitelist::new(users);
-        }
-        if let Some(k) = self.kill_switch {
-            flag.kill_switch = k;
         }
         flag
     }
@@ -206,18 +203,15 @@ fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("model types serialise")
 }
 
-/// A reason as given: trimmed, `None` when blank, refused when too long.
+/// A reason as given: trimmed, `None` when blank, refused when too long or holding NUL.
 fn reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
     let reason = reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
-    match reason {
-        Some(r) if r.len() > MAX_REASON_BYTES => Err(ApiError::BadRequest(format!(
-            "reason is {} bytes; the limit is {MAX_REASON_BYTES}",
-            r.len()
-        ))),
-        r => Ok(r),
+    if let Some(r) = &reason {
+        validate_reason(r).map_err(ApiError::BadRequest)?;
     }
+    Ok(reason)
 }
 
 fn same_content(a: &Flag, b: &Flag) -> bool {
@@ -229,6 +223,18 @@ fn same_content(a: &Flag, b: &Flag) -> bool {
     };
     strip(a) == strip(b)
 }
+
+/// Why a write that would change a kill switch is refused: only the kill endpoints do that,
+/// with a reason to turn one on (SPEC §6).
+fn kill_switch_elsewhere(key: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "kill_switch changes only through POST /v1/flags/{key}/kill (with a reason to turn it \
+         on); leave it out of this write or send it as it is"
+    ))
+}
+
+/// The reason recorded when an import turns a kill switch on and the backup gives none.
+const IMPORTED_KILL: &str = "kill switch on as in the imported backup";
 
 fn conflict(key: &str, expected: Option<u64>, current: Option<u64>) -> ApiError {
     ApiError::from(StoreError::Conflict {
@@ -303,7 +309,7 @@ impl<'a> Writer<'a> {
             .last()
             .map_or(0, |f| f.version);
         let floor = self.state.store.version_floor().await?;
-        Ok((last.max(floor) + 1).max(at_least).max(1))
+        Ok(last.max(floor).saturating_add(1).max(at_least).max(1))
     }
 
     async fn current(&self, key: &str) -> Result<Flag, ApiError> {
@@ -333,6 +339,11 @@ impl<'a> Writer<'a> {
         let expected = if_match.or(input.expected_version).or(input.version);
         let why = reason(input.reason)?;
         let _ = (input.updated_at, input.updated_by);
+        let current = self.state.store.flag(key).await?;
+        let kill_switch = current.as_ref().is_some_and(|c| c.kill_switch);
+        if input.kill_switch.is_some_and(|k| k != kill_switch) {
+            return Err(kill_switch_elsewhere(key));
+        }
         let flag = Flag {
             description: input.description,
             enabled: input.enabled,
@@ -340,10 +351,9 @@ impl<'a> Writer<'a> {
             group_id: input.group_id,
             markets: input.markets,
             whitelist: input.whitelist,
-            kill_switch: input.kill_switch,
+            kill_switch,
             ..Flag::new(key)
         };
-        let current = self.state.store.flag(key).await?;
         let (version, action) = match (&current, expected) {
             (None, None) => (self.first_version(key, 1).await?, "flag.create"),
             (Some(c), None) => {
@@ -360,7 +370,7 @@ impl<'a> Writer<'a> {
             (Some(c), Some(e)) if c.version != e => {
                 return Err(conflict(key, Some(e), Some(c.version)));
             }
-            (Some(c), Some(_)) => (c.version + 1, "flag.update"),
+            (Some(c), Some(_)) => (c.version.saturating_add(1), "flag.update"),
         };
         let flag = self.stamp(flag, version)?;
         let before = current.as_ref().map(to_value);
@@ -397,7 +407,7 @@ impl<'a> Writer<'a> {
             {
                 return Err(conflict(key, Some(e), Some(current.version)));
             }
-            let next = self.stamp(edit(current.clone()), current.version + 1)?;
+            let next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
             let commit = Commit {
                 changes: vec![Change::PutFlag {
                     flag: next.clone(),
@@ -430,6 +440,9 @@ impl<'a> Writer<'a> {
         patch: FlagPatch,
         if_match: Option<u64>,
     ) -> Result<Flag, ApiError> {
+        if patch.kill_switch.is_some() {
+            return Err(kill_switch_elsewhere(key));
+        }
         if patch.is_empty() {
             return Err(ApiError::BadRequest(
                 "the patch changes nothing: give at least one field to change".into(),
@@ -560,8 +573,10 @@ impl<'a> Writer<'a> {
                 ApiError::NotFound(format!("flag {key:?} has no version {to}"))
             });
         };
+        // The kill switch stays as it is now (SPEC §6: a rollback never lifts one).
         let restore = move |current: Flag| Flag {
             key: current.key,
+            kill_switch: current.kill_switch,
             ..target.clone()
         };
         if self.state.store.flag(key).await?.is_some() {
@@ -569,9 +584,12 @@ impl<'a> Writer<'a> {
                 .update(key, expected, "flag.rollback", why, restore)
                 .await;
         }
-        // Deleted: bring it back as a new version.
-        let version = history.last().map_or(1, |f| f.version + 1);
-        let flag = self.stamp(restore(Flag::new(key)), version)?;
+        // Deleted: bring it back as a new version, with the kill switch it last had.
+        let Some(last) = history.last().cloned() else {
+            return Err(ApiError::FlagNotFound(key.to_owned()));
+        };
+        let version = self.first_version(key, 1).await?;
+        let flag = self.stamp(restore(last), version)?;
         let commit = Commit {
             changes: vec![Change::PutFlag {
                 flag: flag.clone(),
@@ -602,15 +620,20 @@ impl<'a> Writer<'a> {
             ..ImportPlan::default()
         };
         let mut commit = Commit::default();
-        for incoming in export.flags {
+        for mut incoming in export.flags {
             let key = incoming.key.clone();
             let existing = current.remove(&key);
+            // An import never lifts an active kill switch (SPEC §6); one it turns on is
+            // audited with a reason.
+            let was_killed = existing.as_ref().is_some_and(|c| c.kill_switch);
+            incoming.kill_switch |= was_killed;
+            let kills = incoming.kill_switch && !was_killed;
             let (version, action) = match &existing {
                 Some(c) if same_content(c, &incoming) => {
                     plan.unchanged += 1;
                     continue;
                 }
-                Some(c) => (c.version + 1, "import.update"),
+                Some(c) => (c.version.saturating_add(1), "import.update"),
                 None => (
                     self.first_version(&key, incoming.version).await?,
                     "import.create",
@@ -618,9 +641,10 @@ impl<'a> Writer<'a> {
             };
             let flag = self.stamp(incoming, version)?;
             let before = existing.as_ref().map(to_value);
+            let why = kills.then(|| IMPORTED_KILL.to_owned());
             commit
                 .audit
-                .push(self.audit(action, Some(&key), before, Some(to_value(&flag)), None));
+                .push(self.audit(action, Some(&key), before, Some(to_value(&flag)), why));
             commit.changes.push(Change::PutFlag {
                 flag,
                 expected: existing.as_ref().map(|c| c.version),
@@ -648,19 +672,25 @@ impl<'a> Writer<'a> {
         }
         let switch = export.global_kill_switch;
         let before = loaded.global_kill_switch;
-        if (switch.active, &switch.reason) != (before.active, &before.reason) {
+        // Only turning the global switch on: an import never lifts it (SPEC §6).
+        if switch.active && !before.active {
             plan.global_kill_switch_changed = true;
+            let why = switch
+                .reason
+                .clone()
+                .or_else(|| Some(IMPORTED_KILL.to_owned()));
             let after = KillSwitch {
+                active: true,
+                reason: why.clone(),
                 set_by: Some(self.caller.name.clone()),
                 set_at: Some(Utc::now()),
-                ..switch
             };
             commit.audit.push(self.audit(
                 "import.kill_switch",
                 None,
                 Some(to_value(&before)),
                 Some(to_value(&after)),
-                None,
+                why,
             ));
             commit.changes.push(Change::SetGlobalKillSwitch(after));
         }

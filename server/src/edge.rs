@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web;
 
@@ -37,6 +38,21 @@ const HSTS: (HeaderName, HeaderValue) = (
     HeaderValue::from_static("max-age=31536000; includeSubDomains"),
 );
 
+/// The method as a metrics label, from a closed set (SPEC §6): any method may be sent, and
+/// each new label value would be a new series kept for ever.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
 /// The middleware, for `App::wrap_fn`.
 pub fn edge<S>(
     req: ServiceRequest,
@@ -62,7 +78,7 @@ where
         if let Some(state) = state {
             // Routes are named after their path (api::resource): no allocation.
             let route = res.request().match_name().unwrap_or("unmatched");
-            let method = res.request().method().as_str();
+            let method = method_label(res.request().method());
             state
                 .metrics
                 .observe_http(route, method, res.status(), started.elapsed());

@@ -57,6 +57,14 @@ pub enum ApiError {
     /// Too many admin writes from this caller.
     #[error("too many writes from this token: retry in {0} s")]
     RateLimited(u64),
+    /// The token holds as many open streams as it may (SPEC §6).
+    #[error(
+        "this token holds {0} open streams, the most one token may (SWITCHYARD_LIMITS__STREAMS_PER_TOKEN): close one or use another token"
+    )]
+    TooManyStreams(usize),
+    /// The client took too long to send its request body.
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
     /// The store cannot take writes now; nothing was written.
     #[error("{0}")]
     Unavailable(String),
@@ -109,6 +117,8 @@ impl ApiError {
             ApiError::Conflict { .. } => ("conflict", "Conflict"),
             ApiError::TooLarge(_) => ("too-large", "Payload too large"),
             ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
+            ApiError::TooManyStreams(_) => ("too-many-streams", "Too many streams"),
+            ApiError::BodyTimeout(_) => ("body-timeout", "Request timeout"),
             ApiError::Unavailable(_) => ("unavailable", "Store unavailable"),
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
@@ -177,7 +187,8 @@ impl ResponseError for ApiError {
             ApiError::FlagNotFound(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

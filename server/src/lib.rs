@@ -14,6 +14,7 @@
 //! - [`store`]: the `Store` trait and its embedded (redb) implementation.
 //! - [`sync`]: keeps the snapshot current (refresh after writes, periodic reconcile).
 //! - [`metrics`]: Prometheus metrics.
+//! - [`logging`]: the log subscriber; the HTTP layer's parse errors counted, not flooded.
 //! - [`demo`]: example flags for a first run.
 //! - [`probe`]: `--check-live`, the container health check.
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod edge;
 pub mod error;
+pub mod logging;
 pub mod metrics;
 pub mod probe;
 pub mod state;

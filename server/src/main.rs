@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use switchyard_server::{Application, Settings};
-use tracing_subscriber::EnvFilter;
 
 /// Switchyard's flag server. Settings: defaults < --config file < SWITCHYARD_* environment.
 #[derive(Parser)]
@@ -38,13 +37,8 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(if live { 0 } else { 1 });
     }
     settings.demo |= args.demo;
-    let filter = EnvFilter::try_new(&settings.log.level).context("SWITCHYARD_LOG__LEVEL")?;
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if settings.log.format == "json" {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+    switchyard_server::logging::init(&settings.log).map_err(anyhow::Error::msg)?;
+    tokio::spawn(switchyard_server::logging::report_malformed());
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "switchyard-server listening");
     app.run_until_stopped().await.context("serving")

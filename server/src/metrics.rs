@@ -37,6 +37,14 @@ pub struct Metrics {
     pub rate_limited: IntCounter,
     /// Open `/v1/stream` connections.
     pub stream_clients: IntGauge,
+    /// Streams refused because their token held as many as it may.
+    pub stream_rejections: IntCounter,
+    /// Streams closed because their token was revoked.
+    pub stream_revocations: IntCounter,
+    /// Request bodies that did not arrive in time.
+    pub body_timeouts: IntCounter,
+    /// Requests the HTTP layer could not parse (synced from `logging` when scraped).
+    malformed: IntCounter,
 }
 
 impl Metrics {
@@ -99,6 +107,22 @@ impl Metrics {
                 "Times the store came back older than the data served, and was moved past it",
             ),
             stream_clients: gauge("switchyard_stream_clients", "Open /v1/stream connections"),
+            stream_rejections: counter(
+                "switchyard_stream_rejections_total",
+                "Streams refused: their token held as many as it may",
+            ),
+            stream_revocations: counter(
+                "switchyard_stream_revocations_total",
+                "Streams closed because their token was revoked",
+            ),
+            body_timeouts: counter(
+                "switchyard_http_body_timeouts_total",
+                "Request bodies that did not arrive in time (408)",
+            ),
+            malformed: counter(
+                "switchyard_http_malformed_requests_total",
+                "Requests the HTTP layer could not parse (400/431 before any route)",
+            ),
             rate_limited: counter(
                 "switchyard_ratelimit_rejections_total",
                 "Admin writes refused by the rate limit",
@@ -118,6 +142,10 @@ impl Metrics {
             Box::new(metrics.store_rewinds.clone()),
             Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.stream_clients.clone()),
+            Box::new(metrics.stream_rejections.clone()),
+            Box::new(metrics.stream_revocations.clone()),
+            Box::new(metrics.body_timeouts.clone()),
+            Box::new(metrics.malformed.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("unique metric");
@@ -142,6 +170,9 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        let seen = crate::logging::malformed_requests();
+        self.malformed
+            .inc_by(seen.saturating_sub(self.malformed.get()));
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
         TextEncoder::new()

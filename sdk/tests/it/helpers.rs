@@ -89,6 +89,16 @@ impl Server {
             .await;
     }
 
+    pub async fn kill_flag(&self, key: &str, active: bool) {
+        let body = json!({"active": active, "reason": "test"});
+        self.admin(
+            reqwest::Method::POST,
+            &format!("/v1/flags/{key}/kill"),
+            body,
+        )
+        .await;
+    }
+
     pub async fn kill_global(&self, active: bool) {
         let body = json!({"active": active, "reason": "test"});
         self.admin(reqwest::Method::POST, "/v1/kill-switch", body)

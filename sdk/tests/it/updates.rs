@@ -35,9 +35,7 @@ async fn initial_load_live_changes_and_kill_switches() {
         client.is_enabled("new-onboarding", &outsider)
     })
     .await;
-    server
-        .patch("new-onboarding", json!({"kill_switch": true}))
-        .await;
+    server.kill_flag("new-onboarding", true).await;
     eventually("the flag's kill switch", || {
         client.evaluate("new-onboarding", &insider).reason == Reason::KillSwitch
     })

@@ -43,10 +43,12 @@ fn time(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, ApiE
         .transpose()
 }
 
+/// The caller is checked before the query is read (extractors run in order), so an
+/// anonymous caller learns nothing of the parameters.
 async fn audit(
+    _: Auth<Viewer>,
     state: web::Data<AppState>,
     params: web::Query<Params>,
-    _: Auth<Viewer>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let limit = params.limit.unwrap_or(50);

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use switchyard_core::{Context, Decision, Reason, Snapshot, Variant};
 
-use super::{Body, bulk_etag, json_ok, none_match, parse_json, resource};
+use super::{Body, bulk_etag, check_context, json_ok, none_match, parse_json, resource};
 use crate::auth::{Auth, Sdk};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -69,6 +69,7 @@ async fn evaluate(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: EvalRequest<'_> = parse_json(&body.0)?;
+    check_context(&request.context)?;
     let published = state.loaded_snapshot()?;
     let decision = published.snapshot.evaluate(&request.flag, &request.context);
     state.metrics.count_decision(decision.reason);
@@ -102,6 +103,7 @@ async fn evaluate_bulk(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: BulkRequest<'_> = super::parse_optional_json(&body.0)?;
+    check_context(&request.context)?;
     let published = state.loaded_snapshot()?;
     let etag = bulk_etag(published.snapshot.version, &request.context);
     if none_match(req.headers(), &etag) {

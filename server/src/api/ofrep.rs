@@ -49,24 +49,36 @@ struct OfrepRequest<'a> {
     context: Context<'a>,
 }
 
-/// Parses the body: not JSON → `PARSE_ERROR`; JSON of the wrong shape → `INVALID_CONTEXT`.
+/// Parses the body: not JSON → `PARSE_ERROR`; JSON of the wrong shape (not an object, a
+/// context over SPEC §6's limits) → `INVALID_CONTEXT`.
 fn parse<'a>(body: &'a [u8], key: Option<&str>) -> Result<OfrepRequest<'a>, OfrepError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(OfrepRequest::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
-        OfrepError {
-            status: StatusCode::BAD_REQUEST,
-            key: key.map(str::to_owned),
-            code: if is_json {
-                "INVALID_CONTEXT"
-            } else {
-                "PARSE_ERROR"
-            },
-            details: format!("invalid request body: {e}"),
-        }
-    })
+    let invalid = |code, details| OfrepError {
+        status: StatusCode::BAD_REQUEST,
+        key: key.map(str::to_owned),
+        code,
+        details,
+    };
+    let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+    if !super::is_object(body) {
+        return Err(match is_json() {
+            true => invalid("INVALID_CONTEXT", "the body must be a JSON object".into()),
+            false => invalid("PARSE_ERROR", "the body is not JSON".into()),
+        });
+    }
+    let request: OfrepRequest<'a> = serde_json::from_slice(body).map_err(|e| {
+        let code = if is_json() {
+            "INVALID_CONTEXT"
+        } else {
+            "PARSE_ERROR"
+        };
+        invalid(code, format!("invalid request body: {e}"))
+    })?;
+    switchyard_core::validate_context(&request.context)
+        .map_err(|e| invalid("INVALID_CONTEXT", format!("context: {e}")))?;
+    Ok(request)
 }
 
 /// The loaded snapshot, or OFREP's general error with 503 while there is none.

@@ -41,7 +41,10 @@ async fn create(
     let request: CreateRequest = parse_json(&body.0)?;
     let writer = Writer::new(&state, auth.caller())?;
     let issued = writer.create_token(&request.name, request.role).await?;
-    Ok(HttpResponse::Created().json(issued))
+    // The answer holds the plain token: no cache, proxy or browser may keep it.
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(issued))
 }
 
 async fn revoke(
