@@ -1,6 +1,6 @@
 //! What every response passes through, in one layer: problem+json for the errors the
-//! framework answered itself (no route, 405, a refused payload…), the security headers, and
-//! the HTTP metrics. One layer rather than three of the framework's: each layer is a future
+//! framework answered itself (no route, 405, a refused payload…), the security headers, CORS
+//! for the routes browsers may call ([`crate::cors`]), and the HTTP metrics. One layer rather than three of the framework's: each layer is a future
 //! of its own on every request, and evaluations are measured in microseconds.
 
 use std::future::Future;
@@ -12,8 +12,9 @@ use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::web;
 
-use crate::error;
 use crate::state::AppState;
+use crate::{cors, error};
+use futures_util::future::{Either, ready};
 
 /// Sent on every response: an API answers nothing a browser should render, frame or sniff.
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
@@ -63,9 +64,20 @@ where
 {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let call = srv.call(req);
+    let origin = state
+        .as_ref()
+        .and_then(|s| cors::allowed_origin(&req, &s.settings.server.cors_origins));
+    let call = match origin.clone() {
+        Some(origin) if cors::is_preflight(&req) => {
+            Either::Left(ready(Ok(req.into_response(cors::preflight(origin)))))
+        }
+        _ => Either::Right(srv.call(req)),
+    };
     async move {
         let mut res = call.await?;
+        if let Some(origin) = origin {
+            cors::decorate(res.headers_mut(), origin);
+        }
         let status = res.status();
         if status.is_client_error() || status.is_server_error() {
             res = error::rewrite_framework_error(res);

@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`config`]: settings, layered defaults < file < `SWITCHYARD_*` environment.
 //! - [`app`]: builds the server; the one place routes and middleware are wired.
-//! - [`edge`]: the one middleware: security headers, framework errors, HTTP metrics.
+//! - [`edge`]: the one middleware: security headers, framework errors, CORS, HTTP metrics.
+//! - [`cors`]: which routes browsers on other origins may call, and the headers that say so.
 //! - [`state`]: `AppState`, shared by every request; the published snapshot.
 //! - [`api`]: one module per API area, each with `configure`.
 //! - [`auth`]: roles, hashed tokens, the `Auth<Role>` extractor.
@@ -23,6 +24,7 @@ pub mod app;
 pub mod auth;
 pub mod changes;
 pub mod config;
+pub mod cors;
 pub mod demo;
 pub mod edge;
 pub mod error;

@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod cors;
 mod deploy;
 mod evaluate;
 mod faults;
