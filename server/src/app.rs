@@ -3,6 +3,7 @@
 //! returns a server ready to run.
 
 use std::net::TcpListener;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,14 +30,15 @@ impl Application {
     /// Opens the store (Redis when a URL is set, else embedded), loads the snapshot, seeds
     /// the demo if asked, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let keep = NonZeroUsize::new(settings.retention.history_versions);
         let store: Arc<dyn Store> = match &settings.store.redis_url {
             Some(url) => Arc::new(
-                RedisStore::connect(url, &settings.store.redis_prefix)
+                RedisStore::connect_with(url, &settings.store.redis_prefix, keep)
                     .await
                     .context("SWITCHYARD_STORE__REDIS_URL")?,
             ),
             None => Arc::new(
-                EmbeddedStore::open(&settings.store.data_dir)
+                EmbeddedStore::open_with(&settings.store.data_dir, keep)
                     .context("opening the embedded store")?,
             ),
         };
@@ -64,6 +66,7 @@ impl Application {
         }
         let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
         sync::spawn_sync(&state, interval);
+        sync::spawn_retention(&state, RETENTION_EVERY);
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();
@@ -134,6 +137,9 @@ impl Application {
         self.server.await
     }
 }
+
+/// How often old audit entries are pruned (and once at start).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// Seconds in-flight requests get to finish once the server stops.
 const SHUTDOWN_GRACE_SECS: u64 = 1;

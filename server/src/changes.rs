@@ -214,6 +214,49 @@ fn reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(reason)
 }
 
+/// What an audit entry records of a flag's change: the full flag when it is created or
+/// deleted; for an update, only the fields that changed (and the versions), with a
+/// whitelist change as the users added and removed. An entry costs what changed, not what
+/// the flag weighs: a one-field change to a flag with 10,000 whitelisted users is bytes,
+/// not megabytes.
+fn audited(before: Option<&Flag>, after: Option<&Flag>) -> (Option<Value>, Option<Value>) {
+    let (Some(before), Some(after)) = (before, after) else {
+        return (before.map(to_value), after.map(to_value));
+    };
+    let fields = |flag: &Flag| match to_value(&Flag {
+        whitelist: Whitelist::default(),
+        ..flag.clone()
+    }) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (mut old, mut new) = (fields(before), fields(after));
+    let same: Vec<String> = old
+        .iter()
+        .filter(|(k, v)| k.as_str() != "version" && new.get(k.as_str()) == Some(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in same {
+        old.remove(&key);
+        new.remove(&key);
+    }
+    old.remove("whitelist");
+    new.remove("whitelist");
+    if before.whitelist != after.whitelist {
+        let added: Vec<&str> = (after.whitelist.sorted().into_iter())
+            .filter(|u| !before.whitelist.contains(u))
+            .collect();
+        let removed: Vec<&str> = (before.whitelist.sorted().into_iter())
+            .filter(|u| !after.whitelist.contains(u))
+            .collect();
+        old.insert("whitelist_size".into(), before.whitelist.len().into());
+        new.insert("whitelist_size".into(), after.whitelist.len().into());
+        new.insert("whitelist_added".into(), serde_json::json!(added));
+        new.insert("whitelist_removed".into(), serde_json::json!(removed));
+    }
+    (Some(Value::Object(old)), Some(Value::Object(new)))
+}
+
 fn same_content(a: &Flag, b: &Flag) -> bool {
     let strip = |f: &Flag| Flag {
         version: 0,
@@ -373,13 +416,13 @@ impl<'a> Writer<'a> {
             (Some(c), Some(_)) => (c.version.saturating_add(1), "flag.update"),
         };
         let flag = self.stamp(flag, version)?;
-        let before = current.as_ref().map(to_value);
+        let (before, after) = audited(current.as_ref(), Some(&flag));
         let commit = Commit {
             changes: vec![Change::PutFlag {
                 flag: flag.clone(),
                 expected: current.as_ref().map(|c| c.version),
             }],
-            audit: vec![self.audit(action, Some(key), before, Some(to_value(&flag)), why)],
+            audit: vec![self.audit(action, Some(key), before, after, why)],
         };
         self.commit(commit).await?;
         Ok((flag, current.is_none()))
@@ -408,18 +451,13 @@ impl<'a> Writer<'a> {
                 return Err(conflict(key, Some(e), Some(current.version)));
             }
             let next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
+            let (before, after) = audited(Some(&current), Some(&next));
             let commit = Commit {
                 changes: vec![Change::PutFlag {
                     flag: next.clone(),
                     expected: Some(current.version),
                 }],
-                audit: vec![self.audit(
-                    action,
-                    Some(key),
-                    Some(to_value(&current)),
-                    Some(to_value(&next)),
-                    why.clone(),
-                )],
+                audit: vec![self.audit(action, Some(key), before, after, why.clone())],
             };
             match self.commit(commit).await {
                 Ok(()) => return Ok(next),
@@ -640,11 +678,11 @@ impl<'a> Writer<'a> {
                 ),
             };
             let flag = self.stamp(incoming, version)?;
-            let before = existing.as_ref().map(to_value);
+            let (before, after) = audited(existing.as_ref(), Some(&flag));
             let why = kills.then(|| IMPORTED_KILL.to_owned());
             commit
                 .audit
-                .push(self.audit(action, Some(&key), before, Some(to_value(&flag)), why));
+                .push(self.audit(action, Some(&key), before, after, why));
             commit.changes.push(Change::PutFlag {
                 flag,
                 expected: existing.as_ref().map(|c| c.version),

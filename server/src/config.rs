@@ -19,6 +19,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Limits on flags beyond SPEC §1's defaults.
     pub limits: LimitSettings,
+    /// How much history and audit the store keeps.
+    pub retention: RetentionSettings,
     /// Logging.
     pub log: LogSettings,
     /// Bootstrap admin token for a first run (`SWITCHYARD_ADMIN_TOKEN`); hashed at start.
@@ -139,6 +141,27 @@ impl Default for LimitSettings {
     }
 }
 
+/// `[retention]`: what the store keeps, so it stops growing (a year of normal use stays well
+/// under 1 GB).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Versions kept in each flag's history, newest first; older ones are dropped as new
+    /// ones are written (`SWITCHYARD_RETENTION__HISTORY_VERSIONS`).
+    pub history_versions: usize,
+    /// Days audit entries are kept (`SWITCHYARD_RETENTION__AUDIT_DAYS`).
+    pub audit_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            history_versions: 200,
+            audit_days: 400,
+        }
+    }
+}
+
 /// `[log]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -242,6 +265,18 @@ impl Settings {
             return bad(
                 "SWITCHYARD_SERVER__BODY_TIMEOUT_SECS",
                 "must be 1 to 3600".into(),
+            );
+        }
+        if self.retention.history_versions < 2 {
+            return bad(
+                "SWITCHYARD_RETENTION__HISTORY_VERSIONS",
+                "must be at least 2 (a rollback needs a version before the current one)".into(),
+            );
+        }
+        if self.retention.audit_days == 0 {
+            return bad(
+                "SWITCHYARD_RETENTION__AUDIT_DAYS",
+                "must be at least 1".into(),
             );
         }
         if self.limits.streams_per_token == 0 {

@@ -95,3 +95,27 @@ pub fn spawn_sync(state: &Arc<AppState>, interval: Duration) -> tokio::task::Joi
         }
     })
 }
+
+/// Prunes audit entries older than the retention (`SWITCHYARD_RETENTION__AUDIT_DAYS`) now and
+/// every `every`, until the state is dropped. Harmless on several instances at once: each
+/// prunes what is still there. (History is bounded as it is written: see
+/// `Store::commit`.)
+pub fn spawn_retention(state: &Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
+    let state: Weak<AppState> = Arc::downgrade(state);
+    tokio::spawn(async move {
+        loop {
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            let days = i64::from(state.settings.retention.audit_days);
+            let cutoff = chrono::Utc::now() - chrono::Duration::days(days);
+            match state.store.prune_audit(cutoff).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, days, "pruned old audit entries"),
+                Err(e) => tracing::warn!(error = %e, "pruning the audit trail failed"),
+            }
+            drop(state);
+            tokio::time::sleep(every).await;
+        }
+    })
+}

@@ -6,16 +6,27 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Builder, Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Builder, Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_core::{Flag, KillSwitch};
 
-use super::{AuditEntry, AuditQuery, Change, Commit, Loaded, Store, StoreError, TokenRecord};
+use chrono::{DateTime, Utc};
+
+use super::{
+    AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
+};
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// The audit trail's indexes: (`"flag"` or `"actor"`, its value, entry id), so a filtered
+/// query reads only the entries it returns instead of scanning the whole log.
+const AUDIT_BY: TableDefinition<(&str, &str, u64), ()> = TableDefinition::new("audit_by");
+const BY_FLAG: &str = "flag";
+const BY_ACTOR: &str = "actor";
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -30,6 +41,7 @@ const KILL_SWITCH: &str = "global_kill_switch";
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    history_limit: HistoryLimit,
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
@@ -46,8 +58,14 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) `data_dir/switchyard.redb`.
+    /// Opens (or creates) `data_dir/switchyard.redb`, keeping every version of history.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, None)
+    }
+
+    /// Opens (or creates) `data_dir/switchyard.redb`, keeping at most `history_limit`
+    /// versions of each flag's history.
+    pub fn open_with(data_dir: &Path, history_limit: HistoryLimit) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", data_dir.display()))
         })?;
@@ -65,8 +83,12 @@ impl EmbeddedStore {
         }
         txn.open_table(HISTORY).map_err(db_err)?;
         txn.open_table(AUDIT).map_err(db_err)?;
+        index_audit(&txn)?;
         txn.commit().map_err(db_err)?;
-        Ok(EmbeddedStore { db: Arc::new(db) })
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            history_limit,
+        })
     }
 
     /// Runs blocking redb work off the async executor.
@@ -98,12 +120,47 @@ fn read_revision(
     read_number(table, REVISION)
 }
 
-fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<u64, StoreError> {
+/// Adds `entry` (id `id`) to the audit indexes.
+fn index_entry(
+    by: &mut redb::Table<(&str, &str, u64), ()>,
+    id: u64,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    if let Some(flag) = &entry.flag {
+        by.insert((BY_FLAG, flag.as_str(), id), ())
+            .map_err(db_err)?;
+    }
+    by.insert((BY_ACTOR, entry.actor.as_str(), id), ())
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Builds the audit indexes of a file written before they existed (once: an index that
+/// holds anything is kept as it is).
+fn index_audit(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut by = txn.open_table(AUDIT_BY).map_err(db_err)?;
+    if !by.is_empty().map_err(db_err)? {
+        return Ok(());
+    }
+    let audit = txn.open_table(AUDIT).map_err(db_err)?;
+    for row in audit.iter().map_err(db_err)? {
+        let (id, bytes) = row.map_err(db_err)?;
+        index_entry(&mut by, id.value(), &decode(bytes.value())?)?;
+    }
+    Ok(())
+}
+
+fn apply(
+    txn: &redb::WriteTransaction,
+    commit: Commit,
+    history_limit: HistoryLimit,
+) -> Result<u64, StoreError> {
     let mut flags = txn.open_table(FLAGS).map_err(db_err)?;
     let mut history = txn.open_table(HISTORY).map_err(db_err)?;
     let mut tokens = txn.open_table(TOKENS).map_err(db_err)?;
     let mut meta = txn.open_table(META).map_err(db_err)?;
     let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
+    let mut audit_by = txn.open_table(AUDIT_BY).map_err(db_err)?;
     for change in commit.changes {
         match change {
             Change::PutFlag { flag, expected } => {
@@ -125,6 +182,14 @@ fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<u64, StoreError
                 history
                     .insert((flag.key.as_str(), flag.version), bytes.as_slice())
                     .map_err(db_err)?;
+                if let Some(keep) = history_limit
+                    && let Some(oldest_kept) = (flag.version + 1).checked_sub(keep.get() as u64)
+                {
+                    let key = flag.key.as_str();
+                    history
+                        .retain_in((key, 0)..(key, oldest_kept), |_, _| false)
+                        .map_err(db_err)?;
+                }
             }
             Change::DeleteFlag { key, expected } => {
                 let current = match flags.get(key.as_str()).map_err(db_err)? {
@@ -174,6 +239,7 @@ fn apply(txn: &redb::WriteTransaction, commit: Commit) -> Result<u64, StoreError
         audit
             .insert(id, encode(&entry).as_slice())
             .map_err(db_err)?;
+        index_entry(&mut audit_by, id, &entry)?;
     }
     let revision = read_revision(&meta)? + 1;
     meta.insert(REVISION, encode(&revision).as_slice())
@@ -228,10 +294,11 @@ impl Store for EmbeddedStore {
     }
 
     async fn commit(&self, commit: Commit) -> Result<u64, StoreError> {
+        let history_limit = self.history_limit;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(db_err)?;
             // On error `txn` is dropped uncommitted: redb aborts it, nothing is written.
-            let revision = apply(&txn, commit)?;
+            let revision = apply(&txn, commit, history_limit)?;
             txn.commit().map_err(db_err)?;
             Ok(revision)
         })
@@ -259,22 +326,76 @@ impl Store for EmbeddedStore {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let table = txn.open_table(AUDIT).map_err(db_err)?;
+            let before = query.before.unwrap_or(u64::MAX);
             let mut found = Vec::new();
-            for entry in table
-                .range(..query.before.unwrap_or(u64::MAX))
-                .map_err(db_err)?
-                .rev()
-            {
-                let (_, bytes) = entry.map_err(db_err)?;
-                let entry: AuditEntry = decode(bytes.value())?;
+            let mut keep = |bytes: &[u8]| -> Result<bool, StoreError> {
+                let entry: AuditEntry = decode(bytes)?;
                 if query.matches(&entry) {
                     found.push(entry);
-                    if found.len() >= query.limit {
+                }
+                Ok(found.len() >= query.limit)
+            };
+            // A flag or actor filter reads its index: only the entries that match it.
+            let index = match (&query.flag, &query.actor) {
+                (Some(flag), _) => Some((BY_FLAG, flag.as_str())),
+                (None, Some(actor)) => Some((BY_ACTOR, actor.as_str())),
+                (None, None) => None,
+            };
+            if let Some((kind, value)) = index {
+                let by = txn.open_table(AUDIT_BY).map_err(db_err)?;
+                for row in by
+                    .range((kind, value, 0)..(kind, value, before))
+                    .map_err(db_err)?
+                    .rev()
+                {
+                    let (_, _, id) = row.map_err(db_err)?.0.value();
+                    let Some(bytes) = table.get(id).map_err(db_err)? else {
+                        continue;
+                    };
+                    if keep(bytes.value())? {
+                        break;
+                    }
+                }
+            } else {
+                for row in table.range(..before).map_err(db_err)?.rev() {
+                    if keep(row.map_err(db_err)?.1.value())? {
                         break;
                     }
                 }
             }
             Ok(found)
+        })
+        .await
+    }
+
+    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            let pruned = {
+                let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
+                let mut by = txn.open_table(AUDIT_BY).map_err(db_err)?;
+                // Ids grow with time: the old entries are the first ones.
+                let mut old = Vec::new();
+                for row in audit.iter().map_err(db_err)? {
+                    let (id, bytes) = row.map_err(db_err)?;
+                    let entry: AuditEntry = decode(bytes.value())?;
+                    if entry.at >= cutoff {
+                        break;
+                    }
+                    old.push((id.value(), entry));
+                }
+                for (id, entry) in &old {
+                    audit.remove(id).map_err(db_err)?;
+                    if let Some(flag) = &entry.flag {
+                        by.remove((BY_FLAG, flag.as_str(), *id)).map_err(db_err)?;
+                    }
+                    by.remove((BY_ACTOR, entry.actor.as_str(), *id))
+                        .map_err(db_err)?;
+                }
+                old.len()
+            };
+            txn.commit().map_err(db_err)?;
+            Ok(pruned)
         })
         .await
     }

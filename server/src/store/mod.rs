@@ -134,6 +134,9 @@ pub struct TokenRecord {
     pub created_by: String,
 }
 
+/// How many versions of each flag's history a store keeps (the newest); `None`: all.
+pub type HistoryLimit = Option<std::num::NonZeroUsize>;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -159,7 +162,8 @@ pub enum StoreError {
 }
 
 /// A place flags, history, audit and tokens live. Implementations apply a [`Commit`]
-/// atomically, version checks included, and bump the revision by one per commit.
+/// atomically, version checks included, and bump the revision by one per commit. Each keeps
+/// at most the [`HistoryLimit`] it was opened with of every flag's history.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Every flag and the kill switch, at one revision.
@@ -176,6 +180,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
     /// Every token record.
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Drops audit entries older than `cutoff` (retention); returns how many went.
+    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
     /// After the store came back older than what was served (restarted empty, restored from
     /// an old backup, failed over to a lagging replica): moves the revision up to at least
     /// `revision` and the first version of any new flag past `flag_version`, so no reader

@@ -5,7 +5,9 @@
 //! task re-subscribes after an outage. Redis types never leave this file.
 //!
 //! Keys: `{p}:flags` (hash key → flag), `{p}:history:{key}` (hash version → flag),
-//! `{p}:audit` (stream, id `N-0`), `{p}:audit:seq`, `{p}:tokens` (hash id → record),
+//! `{p}:audit` (stream, id `N-0`), `{p}:audit:seq`, `{p}:audit:flag:{key}` and
+//! `{p}:audit:actor:{name}` (sorted sets of entry ids: the audit indexes),
+//! `{p}:audit:indexed` (set once the indexes cover the whole stream), `{p}:tokens` (hash id → record),
 //! `{p}:kill_switch`, `{p}:revision`, `{p}:version_floor`; channel `{p}:changes` carries each new revision.
 //! Scripts build key names from the prefix, so Redis Cluster is not supported (a primary
 //! with replicas, or a managed single-shard Redis, is).
@@ -21,7 +23,11 @@ use serde::de::DeserializeOwned;
 use switchyard_core::{Flag, KillSwitch};
 use tokio::sync::watch;
 
-use super::{AuditEntry, AuditQuery, Change, Commit, Loaded, Store, StoreError, TokenRecord};
+use chrono::{DateTime, Utc};
+
+use super::{
+    AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
+};
 
 /// How long one command may take before the store counts as unavailable.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,8 +42,9 @@ const COMMIT_LUA: &str = r#"
 local p = ARGV[1]
 local n = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
+local keep = tonumber(ARGV[4])
 local flags, tokens = p .. ':flags', p .. ':tokens'
-local base = 4
+local base = 5
 local function arg(i, field) return ARGV[base + i * 4 + field] end
 local function version_of(key)
   local raw = redis.call('HGET', flags, key)
@@ -80,7 +87,14 @@ for i = 0, n - 1 do
   if op == 'put' then
     redis.call('HSET', flags, key, payload)
     local version = string.format('%d', cjson.decode(payload)['version'])
-    redis.call('HSET', p .. ':history:' .. key, version, payload)
+    local history = p .. ':history:' .. key
+    redis.call('HSET', history, version, payload)
+    if keep > 0 then
+      local oldest = tonumber(version) - keep + 1
+      for _, v in ipairs(redis.call('HKEYS', history)) do
+        if tonumber(v) < oldest then redis.call('HDEL', history, v) end
+      end
+    end
   elseif op == 'delete' then
     redis.call('HDEL', flags, key)
   elseif op == 'kill' then
@@ -93,7 +107,13 @@ for i = 0, n - 1 do
 end
 for j = 0, m - 1 do
   seq = seq + 1
-  redis.call('XADD', p .. ':audit', string.format('%d', seq) .. '-0', 'e', ARGV[base + n * 4 + j])
+  local id = string.format('%d', seq)
+  local at = base + n * 4 + j * 3
+  redis.call('XADD', p .. ':audit', id .. '-0', 'e', ARGV[at])
+  if ARGV[at + 1] ~= '' then
+    redis.call('ZADD', p .. ':audit:flag:' .. ARGV[at + 1], seq, id)
+  end
+  redis.call('ZADD', p .. ':audit:actor:' .. ARGV[at + 2], seq, id)
 end
 redis.call('SET', p .. ':audit:seq', string.format('%d', seq))
 local rev = redis.call('INCR', p .. ':revision')
@@ -126,6 +146,7 @@ pub struct RedisStore {
     prefix: String,
     commit_script: Script,
     raise_script: Script,
+    history_limit: HistoryLimit,
     changes: watch::Receiver<u64>,
 }
 
@@ -145,6 +166,16 @@ impl RedisStore {
     /// A store on `url` (`redis://` or `rediss://`, with password and db) under `prefix`.
     /// Connects lazily: Redis may be down now; commands fail until it is up.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, prefix, None).await
+    }
+
+    /// Like [`RedisStore::connect`], keeping at most `history_limit` versions of each flag's
+    /// history.
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        history_limit: HistoryLimit,
+    ) -> Result<Self, StoreError> {
         let client = Client::open(url)
             .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {e}")))?;
         let config = ConnectionManagerConfig::new()
@@ -161,6 +192,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             commit_script: Script::new(COMMIT_LUA),
             raise_script: Script::new(RAISE_LUA),
+            history_limit,
             changes,
         })
     }
@@ -168,6 +200,159 @@ impl RedisStore {
     fn key(&self, suffix: &str) -> String {
         format!("{}:{suffix}", self.prefix)
     }
+
+    /// Whether the audit indexes cover the whole stream; builds them first when they do not
+    /// (a stream written before they existed, once per deployment).
+    async fn audit_indexed(&self) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let marker = self.key("audit:indexed");
+        if conn.exists(&marker).await.map_err(unavailable)? {
+            return Ok(true);
+        }
+        let mut start = "-".to_owned();
+        loop {
+            let batch = self.audit_range(&start, "+", AUDIT_BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut pipe = redis::pipe();
+            for (id, entry) in &batch {
+                if let Some(flag) = &entry.flag {
+                    pipe.zadd(self.key(&format!("audit:flag:{flag}")), id, id);
+                }
+                pipe.zadd(self.key(&format!("audit:actor:{}", entry.actor)), id, id);
+            }
+            let () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            match batch.last() {
+                Some((last, _)) if batch.len() == AUDIT_BATCH => start = format!("({last}-0"),
+                _ => break,
+            }
+        }
+        let () = conn.set(&marker, 1).await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    /// Up to `count` audit entries from `start` to `end` (stream ids), oldest first.
+    async fn audit_range(
+        &self,
+        start: &str,
+        end: &str,
+        count: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let rows: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(self.key("audit"))
+            .arg(start)
+            .arg(end)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        rows.into_iter().map(audit_row).collect()
+    }
+
+    /// A flag's or an actor's entries, newest first, through its index: reads only what it
+    /// returns (and what the other filters drop).
+    async fn audit_by(
+        &self,
+        index: &str,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut found = Vec::new();
+        let mut max = match query.before {
+            Some(before) => format!("({before}"),
+            None => "+inf".to_owned(),
+        };
+        loop {
+            let ids: Vec<u64> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(index)
+                .arg(&max)
+                .arg("-inf")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(AUDIT_BATCH)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if ids.is_empty() {
+                return Ok(found);
+            }
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                let at = format!("{id}-0");
+                pipe.cmd("XRANGE").arg(self.key("audit")).arg(&at).arg(&at);
+            }
+            let rows: Vec<Vec<(String, Vec<String>)>> =
+                pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            for row in rows.into_iter().flatten() {
+                let (_, entry) = audit_row(row)?;
+                if query.matches(&entry) {
+                    found.push(entry);
+                    if found.len() >= query.limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            match ids.last() {
+                Some(last) if ids.len() == AUDIT_BATCH => max = format!("({last}"),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// Every entry, newest first, filtered as it is read (no flag or actor to index by).
+    async fn audit_scan(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut found = Vec::new();
+        let mut end = match query.before {
+            Some(before) => format!("({before}-0"),
+            None => "+".to_owned(),
+        };
+        loop {
+            let rows: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
+                .arg(self.key("audit"))
+                .arg(&end)
+                .arg("-")
+                .arg("COUNT")
+                .arg(AUDIT_BATCH)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let exhausted = rows.len() < AUDIT_BATCH;
+            let mut last_id = 0;
+            for row in rows {
+                let (id, entry) = audit_row(row)?;
+                last_id = id;
+                if query.matches(&entry) {
+                    found.push(entry);
+                    if found.len() >= query.limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            if exhausted || last_id <= 1 {
+                return Ok(found);
+            }
+            end = format!("({last_id}-0");
+        }
+    }
+}
+
+/// One row of the audit stream as its id and entry.
+fn audit_row((stream_id, fields): (String, Vec<String>)) -> Result<(u64, AuditEntry), StoreError> {
+    let id: u64 = stream_id
+        .split('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("audit id {stream_id:?}")))?;
+    let Some(raw) = fields.get(1) else {
+        return Err(StoreError::Corrupt(format!("audit entry {id} is empty")));
+    };
+    let mut entry: AuditEntry = decode(raw)?;
+    entry.id = id;
+    Ok((id, entry))
 }
 
 /// How often the subscriber checks its connection. The pub/sub connection reads only when it
@@ -309,14 +494,18 @@ impl Store for RedisStore {
         invocation
             .arg(&self.prefix)
             .arg(commit.changes.len())
-            .arg(commit.audit.len());
+            .arg(commit.audit.len())
+            .arg(self.history_limit.map_or(0, std::num::NonZeroUsize::get));
         for change in &commit.changes {
             for arg in script_args(change) {
                 invocation.arg(arg);
             }
         }
         for entry in &commit.audit {
-            invocation.arg(encode(entry));
+            invocation
+                .arg(encode(entry))
+                .arg(entry.flag.as_deref().unwrap_or(""))
+                .arg(&entry.actor);
         }
         let mut conn = self.conn.clone();
         let reply: Vec<String> = invocation
@@ -355,48 +544,46 @@ impl Store for RedisStore {
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut found = Vec::new();
-        let mut end = match query.before {
-            Some(0) => return Ok(found),
-            Some(before) => format!("{}-0", before - 1),
-            None => "+".to_owned(),
+        if query.before == Some(0) {
+            return Ok(Vec::new());
+        }
+        let index = match (&query.flag, &query.actor) {
+            (Some(flag), _) => Some(self.key(&format!("audit:flag:{flag}"))),
+            (None, Some(actor)) => Some(self.key(&format!("audit:actor:{actor}"))),
+            (None, None) => None,
         };
+        match index {
+            Some(index) if self.audit_indexed().await? => self.audit_by(&index, query).await,
+            _ => self.audit_scan(query).await,
+        }
+    }
+
+    async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut pruned = 0;
         loop {
-            let batch: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
-                .arg(self.key("audit"))
-                .arg(&end)
-                .arg("-")
-                .arg("COUNT")
-                .arg(AUDIT_BATCH)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            let exhausted = batch.len() < AUDIT_BATCH;
-            let mut last_id = 0;
-            for (stream_id, fields) in batch {
-                let id: u64 = stream_id
-                    .split('-')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt(format!("audit id {stream_id:?}")))?;
-                last_id = id;
-                let Some(raw) = fields.get(1) else {
-                    return Err(StoreError::Corrupt(format!("audit entry {id} is empty")));
-                };
-                let mut entry: AuditEntry = decode(raw)?;
-                entry.id = id;
-                if query.matches(&entry) {
-                    found.push(entry);
-                    if found.len() >= query.limit {
-                        return Ok(found);
-                    }
+            // Ids grow with time: the old entries are the first ones.
+            let batch = self.audit_range("-", "+", AUDIT_BATCH).await?;
+            let old: Vec<&(u64, AuditEntry)> =
+                batch.iter().take_while(|(_, e)| e.at < cutoff).collect();
+            if old.is_empty() {
+                return Ok(pruned);
+            }
+            let mut pipe = redis::pipe();
+            for (id, entry) in &old {
+                pipe.xdel(self.key("audit"), &[format!("{id}-0")]).ignore();
+                if let Some(flag) = &entry.flag {
+                    pipe.zrem(self.key(&format!("audit:flag:{flag}")), id)
+                        .ignore();
                 }
+                pipe.zrem(self.key(&format!("audit:actor:{}", entry.actor)), id)
+                    .ignore();
             }
-            if exhausted || last_id <= 1 {
-                return Ok(found);
+            let () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            pruned += old.len();
+            if old.len() < batch.len() {
+                return Ok(pruned);
             }
-            end = format!("{}-0", last_id - 1);
         }
     }
 

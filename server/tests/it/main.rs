@@ -14,6 +14,7 @@ mod limits;
 mod ofrep;
 mod process;
 mod redis;
+mod retention;
 mod store_contract;
 mod streams;
 mod tokens;

@@ -256,6 +256,105 @@ async fn audit_is_newest_first_filtered_and_paged() {
 }
 
 #[tokio::test]
+async fn audit_indexes_page_across_batches() {
+    for (name, store, _guard) in stores().await {
+        // 1,200 entries on flag "busy" (more than one index batch), interleaved with
+        // entries on "quiet" by another actor.
+        for i in 0..1200 {
+            let mut audit = vec![entry("alice", Some("busy"))];
+            if i % 100 == 0 {
+                audit.push(entry("bob", Some("quiet")));
+            }
+            store
+                .commit(Commit {
+                    changes: vec![],
+                    audit,
+                })
+                .await
+                .unwrap();
+        }
+        let ids = |entries: Vec<AuditEntry>| entries.iter().map(|e| e.id).collect::<Vec<_>>();
+        let quiet = AuditQuery {
+            flag: Some("quiet".into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        let quiet = ids(store.audit(&quiet).await.unwrap());
+        assert_eq!(quiet.len(), 12, "{name}");
+        assert!(
+            quiet.windows(2).all(|w| w[0] > w[1]),
+            "{name}: newest first"
+        );
+        let bob = AuditQuery {
+            actor: Some("bob".into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        assert_eq!(ids(store.audit(&bob).await.unwrap()), quiet, "{name}");
+        // Paging the busy flag with the cursor visits every entry once.
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let page = AuditQuery {
+                flag: Some("busy".into()),
+                before,
+                limit: 700,
+                ..Default::default()
+            };
+            let page = ids(store.audit(&page).await.unwrap());
+            let Some(last) = page.last().copied() else {
+                break;
+            };
+            seen.extend(page);
+            before = Some(last);
+        }
+        assert_eq!(seen.len(), 1200, "{name}");
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_redis_audit_written_before_the_indexes_is_indexed_on_first_query() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url(), "old").await.unwrap();
+    for flag in ["a", "b", "a"] {
+        store
+            .commit(Commit {
+                changes: vec![],
+                audit: vec![entry("carol", Some(flag))],
+            })
+            .await
+            .unwrap();
+    }
+    // What an older version left: the stream without its indexes.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = ::redis::cmd("DEL")
+        .arg(vec![
+            "old:audit:flag:a",
+            "old:audit:flag:b",
+            "old:audit:actor:carol",
+            "old:audit:indexed",
+        ])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let query = AuditQuery {
+        flag: Some("a".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    let found: Vec<u64> = store
+        .audit(&query)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(found, [3, 1]);
+}
+
+#[tokio::test]
 async fn raise_moves_the_revision_and_floor_up_never_down() {
     for (name, store, _guard) in stores().await {
         let commit = || Commit {
@@ -272,6 +371,87 @@ async fn raise_moves_the_revision_and_floor_up_never_down() {
         assert_eq!(store.version_floor().await.unwrap(), 40, "{name}");
         assert_eq!(store.commit(commit()).await.unwrap(), 501, "{name}");
         assert_eq!(store.load().await.unwrap().revision, 501, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let keep = std::num::NonZeroUsize::new(3);
+    let stores: Vec<(&str, Arc<dyn Store>)> = vec![
+        (
+            "embedded",
+            Arc::new(EmbeddedStore::open_with(dir.path(), keep).unwrap()),
+        ),
+        (
+            "redis",
+            Arc::new(
+                RedisStore::connect_with(&redis.url(), "keep", keep)
+                    .await
+                    .unwrap(),
+            ),
+        ),
+    ];
+    for (name, store) in stores {
+        let mut old = entry("alice", Some("f"));
+        old.at = Utc::now() - chrono::Duration::days(30);
+        store
+            .commit(Commit {
+                changes: vec![put("f", 1, None)],
+                audit: vec![old],
+            })
+            .await
+            .unwrap();
+        for v in 2..=10 {
+            store
+                .commit(Commit {
+                    changes: vec![put("f", v, Some(v - 1))],
+                    audit: vec![entry("alice", Some("f"))],
+                })
+                .await
+                .unwrap();
+        }
+        let kept: Vec<u64> = store
+            .history("f")
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.version)
+            .collect();
+        assert_eq!(kept, [8, 9, 10], "{name}");
+        let cutoff = Utc::now() - chrono::Duration::days(1);
+        assert_eq!(store.prune_audit(cutoff).await.unwrap(), 1, "{name}");
+        assert_eq!(store.prune_audit(cutoff).await.unwrap(), 0, "{name}");
+        for query in [
+            AuditQuery {
+                flag: Some("f".into()),
+                limit: 100,
+                ..Default::default()
+            },
+            AuditQuery {
+                actor: Some("alice".into()),
+                limit: 100,
+                ..Default::default()
+            },
+            AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        ] {
+            let ids: Vec<u64> = store
+                .audit(&query)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(ids.len(), 9, "{name}: {query:?}");
+            assert!(
+                !ids.contains(&1),
+                "{name}: the pruned entry is gone from {query:?}"
+            );
+        }
     }
 }
 
