@@ -6,6 +6,10 @@
 //! - `benches/evaluate.rs`: `evaluate` beside murmur3 alone.
 //! - `src/bin/propagation.rs`: write on instance A → decision served by instance B, beside
 //!   Redis pub/sub alone.
+//! - `src/bin/audit.rs`: a flag's audit entries through the index, beside the unfiltered
+//!   newest page, at two log sizes.
+//! - `src/bin/chaos.rs`: the fault suite (`scripts/chaos`): real Redis and server SIGKILLs
+//!   under a mixed load, with the time each kill switch takes to converge.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

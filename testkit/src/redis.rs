@@ -1,5 +1,6 @@
 //! A `redis-server` of the caller's own, on a free port (never 6379), killed when dropped.
-//! `kill` and `restart` are real: SIGKILL, then a new process on the same port. With
+//! `kill`, `restart` and `restart_empty` are real: SIGKILL, then a new process on the same
+//! port (with its files, or without). With
 //! `persistent`, an append-only file fsynced on every write keeps acknowledged data across
 //! the restart.
 
@@ -70,6 +71,21 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGKILL, then a new process on the same port with nothing on disk: a Redis without
+    /// persistence after a crash, or a node replaced by an empty one.
+    pub fn restart_empty(&mut self) {
+        self.kill();
+        for entry in std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+        self.restart();
     }
 
     /// Starts (again) on the same port and waits until it answers PING.

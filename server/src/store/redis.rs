@@ -310,17 +310,24 @@ impl RedisStore {
             Some(before) => format!("({before}-0"),
             None => "+".to_owned(),
         };
+        // Unfiltered, every entry read is returned: read no more than the page.
+        let unfiltered = query.since.is_none() && query.until.is_none();
+        let batch = if unfiltered {
+            query.limit.clamp(1, AUDIT_BATCH)
+        } else {
+            AUDIT_BATCH
+        };
         loop {
             let rows: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
                 .arg(self.key("audit"))
                 .arg(&end)
                 .arg("-")
                 .arg("COUNT")
-                .arg(AUDIT_BATCH)
+                .arg(batch)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
-            let exhausted = rows.len() < AUDIT_BATCH;
+            let exhausted = rows.len() < batch;
             let mut last_id = 0;
             for row in rows {
                 let (id, entry) = audit_row(row)?;
