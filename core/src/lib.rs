@@ -9,11 +9,13 @@
 //! - [`eval`]: `evaluate`, the single entry point of the rules in SPEC §2.
 //! - [`validate`]: rejects impossible flags, reporting every problem at once.
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
+//! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
 
 pub mod bucket;
 pub mod eval;
 pub mod model;
 pub mod openfeature;
+pub mod role;
 pub mod validate;
 
 pub use bucket::bucket;
@@ -21,6 +23,7 @@ pub use eval::{evaluate, evaluate_flag};
 pub use model::{
     Context, Decision, Export, Flag, KillSwitch, Markets, Reason, Snapshot, Variant, Whitelist,
 };
+pub use role::Role;
 pub use validate::{
     Limits, MAX_VERSION, Problem, ValidationError, validate_context, validate_export,
     validate_flag, validate_key, validate_reason,

@@ -64,6 +64,13 @@ impl Application {
             Ok(()) => {}
             Err(e) => tracing::warn!(error = %e, "store unavailable at start; retrying"),
         }
+        if state.is_loaded() && state.tokens.is_empty() {
+            tracing::warn!(
+                "no token is configured, so every request will answer 401: set \
+                 SWITCHYARD_ADMIN_TOKEN and SWITCHYARD_SDK_TOKEN (16 characters or more) for a \
+                 first run, then create named tokens with POST /v1/tokens"
+            );
+        }
         let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
         sync::spawn_sync(&state, interval);
         sync::spawn_retention(&state, RETENTION_EVERY);

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use arc_swap::ArcSwap;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -17,40 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::TokenRecord;
 
-/// A token's role; each includes everything the ones before it may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Evaluate, snapshot, stream, OFREP.
-    Sdk,
-    /// + read flags, history, audit, export.
-    Viewer,
-    /// + flip kill switches (the on-call role).
-    Responder,
-    /// + create, change, roll back flags.
-    Editor,
-    /// + delete, import, manage tokens.
-    Admin,
-}
-
-impl Role {
-    /// The lower-case name, as on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Sdk => "sdk",
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use switchyard_core::Role;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +133,11 @@ impl Tokens {
         if !same {
             self.changed.send_modify(|n| *n = n.wrapping_add(1));
         }
+    }
+
+    /// True when no token at all is accepted: every request will answer 401.
+    pub fn is_empty(&self) -> bool {
+        self.bootstrap.is_empty() && self.known.load().is_empty()
     }
 
     /// Fires whenever a stored token is created or revoked.
@@ -326,11 +297,5 @@ mod tests {
         tokens.set_stored(&[record("1", "one")]);
         assert!(changes.has_changed().unwrap());
         assert!(tokens.admits(&one) && !tokens.admits(&two) && tokens.admits(&env));
-    }
-
-    #[test]
-    fn roles_are_ordered() {
-        assert!(Role::Sdk < Role::Viewer && Role::Viewer < Role::Responder);
-        assert!(Role::Responder < Role::Editor && Role::Editor < Role::Admin);
     }
 }

@@ -11,8 +11,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 use switchyard_core::ValidationError;
 
-use crate::auth::Role;
 use crate::store::StoreError;
+use switchyard_core::Role;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -11,10 +11,52 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use switchyard_core::Reason;
 
+/// One decision counter per reason, reached by an exhaustive `match`: a new reason fails to
+/// compile here instead of panicking on the hot path.
+struct Decisions {
+    global_kill_switch: IntCounter,
+    flag_not_found: IntCounter,
+    kill_switch: IntCounter,
+    disabled: IntCounter,
+    whitelist: IntCounter,
+    market_excluded: IntCounter,
+    rollout: IntCounter,
+    no_data: IntCounter,
+}
+
+impl Decisions {
+    fn new(vec: &IntCounterVec) -> Self {
+        let of = |reason: Reason| vec.with_label_values(&[reason.as_str()]);
+        Decisions {
+            global_kill_switch: of(Reason::GlobalKillSwitch),
+            flag_not_found: of(Reason::FlagNotFound),
+            kill_switch: of(Reason::KillSwitch),
+            disabled: of(Reason::Disabled),
+            whitelist: of(Reason::Whitelist),
+            market_excluded: of(Reason::MarketExcluded),
+            rollout: of(Reason::Rollout),
+            no_data: of(Reason::NoData),
+        }
+    }
+
+    fn of(&self, reason: Reason) -> &IntCounter {
+        match reason {
+            Reason::GlobalKillSwitch => &self.global_kill_switch,
+            Reason::FlagNotFound => &self.flag_not_found,
+            Reason::KillSwitch => &self.kill_switch,
+            Reason::Disabled => &self.disabled,
+            Reason::Whitelist => &self.whitelist,
+            Reason::MarketExcluded => &self.market_excluded,
+            Reason::Rollout => &self.rollout,
+            Reason::NoData => &self.no_data,
+        }
+    }
+}
+
 /// Every metric the server exports, in one registry.
 pub struct Metrics {
     registry: Registry,
-    decisions: Vec<IntCounter>,
+    decisions: Decisions,
     /// HTTP requests by route pattern, method and status.
     pub http_requests: IntCounterVec,
     /// HTTP latency by route pattern.
@@ -59,10 +101,7 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
-        let decisions = Reason::ALL
-            .iter()
-            .map(|r| decisions_vec.with_label_values(&[r.as_str()]))
-            .collect();
+        let decisions = Decisions::new(&decisions_vec);
         let http_requests = IntCounterVec::new(
             Opts::new(
                 "switchyard_http_requests_total",
@@ -165,7 +204,7 @@ impl Metrics {
 
     /// Counts one decision.
     pub fn count_decision(&self, reason: Reason) {
-        self.decisions[reason as usize].inc();
+        self.decisions.of(reason).inc();
     }
 
     /// The Prometheus text exposition of every metric.
@@ -185,5 +224,29 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_counts_under_its_own_label() {
+        let metrics = Metrics::new();
+        for (i, reason) in Reason::ALL.into_iter().enumerate() {
+            for _ in 0..=i {
+                metrics.count_decision(reason);
+            }
+        }
+        let text = metrics.render();
+        for (i, reason) in Reason::ALL.into_iter().enumerate() {
+            let line = format!(
+                "switchyard_eval_decisions_total{{reason=\"{}\"}} {}",
+                reason.as_str(),
+                i + 1
+            );
+            assert!(text.contains(&line), "missing {line}");
+        }
     }
 }

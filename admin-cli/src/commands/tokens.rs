@@ -1,26 +1,19 @@
 //! `switchyard tokens create|list|revoke` (admin role).
 
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
+use clap::builder::TypedValueParser as _;
 use reqwest::Method;
 use serde_json::json;
+use switchyard_core::Role;
 
 use crate::Ctx;
 use crate::error::CliError;
 use crate::output::{cell, table};
 
-/// A token's role.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Role {
-    /// Evaluate, snapshot, stream, OFREP.
-    Sdk,
-    /// + read flags, history, audit, export.
-    Viewer,
-    /// + flip kill switches.
-    Responder,
-    /// + create, change, roll back flags.
-    Editor,
-    /// + delete, import, manage tokens.
-    Admin,
+/// Parses `--role` with the core's one list of roles (the server's own).
+fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    let names = Role::ALL.map(Role::as_str);
+    clap::builder::PossibleValuesParser::new(names).try_map(|name| name.parse::<Role>())
 }
 
 /// Token commands.
@@ -30,8 +23,8 @@ pub enum TokensCommand {
     Create {
         /// A unique name: the actor in the audit trail.
         name: String,
-        /// What it may do.
-        #[arg(long, value_enum)]
+        /// What it may do: sdk < viewer < responder < editor < admin.
+        #[arg(long, value_parser = role_parser())]
         role: Role,
     },
     /// Every stored token (never the secret).
@@ -47,7 +40,6 @@ pub enum TokensCommand {
 pub async fn run(ctx: &Ctx, cmd: TokensCommand) -> Result<(), CliError> {
     match cmd {
         TokensCommand::Create { name, role } => {
-            let role = format!("{role:?}").to_ascii_lowercase();
             let issued = ctx
                 .api
                 .post("/v1/tokens", &json!({"name": name, "role": role}))

@@ -17,7 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, import_limit: usize) {
     cfg.service(resource("/v1/export").route(web::get().to(export)))
         .service(
             resource("/v1/import")
-                .app_data(web::PayloadConfig::new(import_limit))
+                .app_data(super::BodyLimit(import_limit))
                 .route(web::post().to(import)),
         );
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use switchyard_core::Context;
@@ -26,9 +27,14 @@ pub mod ofrep;
 pub mod stream;
 pub mod tokens;
 
+/// The largest body a route accepts: set once for the app, and again on a route that takes
+/// more (imports). [`Body`] reads it; nothing else decides a body's size.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
 /// Registers every route; bodies may be up to the settings' limits.
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
-    cfg.app_data(web::PayloadConfig::new(settings.body_limit_bytes));
+    cfg.app_data(BodyLimit(settings.body_limit_bytes));
     evaluate::configure(cfg);
     ofrep::configure(cfg);
     flags::configure(cfg);
@@ -50,7 +56,8 @@ pub fn resource(path: &str) -> actix_web::Resource {
         }))
 }
 
-/// A request body, read up to the route's limit; over it → 413 problem+json.
+/// A request body, read up to the route's [`BodyLimit`] (413 problem+json over it) within
+/// `server.body_timeout_secs` (408 after).
 pub struct Body(pub web::Bytes);
 
 impl FromRequest for Body {
@@ -58,35 +65,42 @@ impl FromRequest for Body {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<AppState>>().map_or(0, |s| {
-            if req.path().ends_with("/import") {
-                s.settings.server.import_limit_bytes
-            } else {
-                s.settings.server.body_limit_bytes
-            }
-        });
-        let bytes = web::Bytes::from_request(req, payload);
+        let limit = req.app_data::<BodyLimit>().map_or(0, |l| l.0);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let timeout = state
             .as_ref()
             .map_or(10, |s| s.settings.server.body_timeout_secs);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let mut payload = payload.take();
         Box::pin(async move {
-            // A slow body ties up a connection whatever the token: bounded in time (408).
-            let Ok(bytes) = tokio::time::timeout(Duration::from_secs(timeout), bytes).await else {
-                if let Some(state) = state {
-                    state.metrics.body_timeouts.inc();
+            if declared.is_some_and(|length| length > limit) {
+                return Err(ApiError::TooLarge(limit));
+            }
+            let read = async {
+                let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::BadRequest(format!("could not read the request body: {e}"))
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(ApiError::TooLarge(limit));
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                return Err(ApiError::BodyTimeout(timeout));
+                Ok(Body(body.freeze()))
             };
-            bytes.map(Body).map_err(|e| {
-                if e.as_response_error().status_code()
-                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
-                    ApiError::TooLarge(limit)
-                } else {
-                    ApiError::BadRequest(format!("could not read the request body: {e}"))
-                }
-            })
+            // A slow body ties up a connection whatever the token: bounded in time (408).
+            tokio::time::timeout(Duration::from_secs(timeout), read)
+                .await
+                .unwrap_or_else(|_| {
+                    if let Some(state) = &state {
+                        state.metrics.body_timeouts.inc();
+                    }
+                    Err(ApiError::BodyTimeout(timeout))
+                })
         })
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchyard_core::{Flag, KillSwitch};
 
-use crate::auth::Role;
+use switchyard_core::Role;
 
 pub mod embedded;
 pub mod redis;

@@ -36,8 +36,12 @@ async fn start(data: &std::path::Path, demo: bool) -> Server {
         .env("SWITCHYARD_STORE__DATA_DIR", data)
         .env("SWITCHYARD_ADMIN_TOKEN", ADMIN)
         .env("SWITCHYARD_SDK_TOKEN", SDK)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(data.join("server.log")).expect("a log file"));
+        .env("NO_COLOR", "1");
+    // The log (on stdout) and anything on stderr, kept for the tests that read them.
+    let log = std::fs::File::create(data.join("server.log")).expect("a log file");
+    command
+        .stdout(log.try_clone().expect("a log file"))
+        .stderr(log);
     if demo {
         command.arg("--demo");
     }
@@ -271,6 +275,39 @@ fn bad_configuration_stops_the_start_with_one_line() {
         assert!(stderr.contains(key), "{key}: {stderr}");
         assert!(!stderr.contains("short"), "a token value is never printed");
     }
+}
+
+#[tokio::test]
+async fn a_server_without_tokens_says_so_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("SWITCHYARD_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHYARD_STORE__DATA_DIR", data.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .get(format!("http://127.0.0.1:{port}/health/live"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.contains("no token is configured") && log.contains("SWITCHYARD_ADMIN_TOKEN"),
+        "{log}"
+    );
 }
 
 #[tokio::test]
