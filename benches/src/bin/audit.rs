@@ -26,7 +26,7 @@ const RARE: usize = 500;
 const PAGE: usize = 20;
 
 fn entry(i: usize) -> AuditEntry {
-    let flag = if i % RARE == 0 {
+    let flag = if i.is_multiple_of(RARE) {
         "rare".to_owned()
     } else {
         format!("flag-{}", i % FLAGS)
