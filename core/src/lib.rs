@@ -3,15 +3,17 @@
 //! the same answer for the same input. No I/O, no clock, no async, no logging.
 //!
 //! # Layout
-//! - [`model`]: Flag, Markets, Whitelist, KillSwitch, Context, Decision, Reason, Snapshot,
+//! - [`model`]: Flag, Markets, Whitelist, KillSwitch, Decision, Reason, Snapshot,
 //!   Export — also the wire and backup format.
 //! - [`bucket`]: the Unleash-compatible murmur3 bucket that makes rollouts sticky per user.
+//! - [`context`]: `Context`, who is asking (read from a JSON object only).
 //! - [`eval`]: `evaluate`, the single entry point of the rules in SPEC §2.
 //! - [`validate`]: rejects impossible flags, reporting every problem at once.
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
 //! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
 
 pub mod bucket;
+pub mod context;
 pub mod eval;
 pub mod model;
 pub mod openfeature;

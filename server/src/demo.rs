@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::auth::{Caller, Role};
-use crate::changes::{FlagInput, Writer};
+use crate::changes::FlagInput;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,14 +32,14 @@ fn demo_flags() -> Vec<(&'static str, serde_json::Value)> {
 
 /// Seeds the demo flags when the store holds none.
 pub async fn seed(state: &AppState) -> Result<(), ApiError> {
-    if !state.store.load().await?.flags.is_empty() {
+    if !state.store().load().await?.flags.is_empty() {
         return Ok(());
     }
     let caller = Caller {
         name: "demo-seed".into(),
         role: Role::Admin,
     };
-    let writer = Writer::new(state, &caller)?;
+    let writer = state.writer(&caller)?;
     for (key, body) in demo_flags() {
         let input: FlagInput = serde_json::from_value(body).expect("demo flags are valid input");
         writer.put(key, input, None).await?;

@@ -11,6 +11,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 use switchyard_core::ValidationError;
 
+use crate::changes::ChangeError;
 use crate::store::StoreError;
 use switchyard_core::Role;
 
@@ -73,35 +74,36 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> Self {
         match e {
-            StoreError::Conflict {
-                key,
-                expected,
-                current,
-            } => {
-                let at = |v: Option<u64>| v.map_or("absent".to_owned(), |v| format!("version {v}"));
-                ApiError::Conflict {
-                    message: format!(
-                        "flag {key:?} is {} but the change expected it {}; nothing was \
-                         changed: read it again and retry",
-                        at(current),
-                        at(expected)
-                    ),
-                    current_version: current,
-                }
-            }
-            StoreError::Token(message) => ApiError::Conflict {
+            ChangeError::BadInput(message) => ApiError::BadRequest(message),
+            ChangeError::Invalid(problems) => ApiError::Invalid(problems),
+            ChangeError::FlagNotFound(key) => ApiError::FlagNotFound(key),
+            ChangeError::NotFound(what) => ApiError::NotFound(what),
+            ChangeError::Conflict {
                 message,
-                current_version: None,
+                current_version,
+            } => ApiError::Conflict {
+                message,
+                current_version,
             },
-            StoreError::Unavailable(why) => ApiError::Unavailable(format!(
+            ChangeError::Store(StoreError::Unavailable(why)) => ApiError::Unavailable(format!(
                 "the store is unavailable ({why}); nothing was written: retry when \
                  /health/ready reports ready"
             )),
-            StoreError::Corrupt(why) => ApiError::Internal(format!("corrupt store record: {why}")),
+            ChangeError::Store(StoreError::Corrupt(why)) => {
+                ApiError::Internal(format!("corrupt store record: {why}"))
+            }
+            ChangeError::Store(other) => ApiError::Internal(other.to_string()),
+            ChangeError::Internal(why) => ApiError::Internal(why),
         }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(ChangeError::from(e))
     }
 }
 

@@ -9,7 +9,8 @@
 //! - [`cors`]: which routes browsers on other origins may call, and the headers that say so.
 //! - [`state`]: `AppState`, shared by every request; the published snapshot.
 //! - [`api`]: one module per API area, each with `configure`.
-//! - [`auth`]: roles, hashed tokens, the `Auth<Role>` extractor.
+//! - [`auth`]: the `Auth<Role>` extractor.
+//! - [`tokens`]: the token table: hashed tokens, constant-time checks, callers.
 //! - [`changes`]: every write, versioned, validated and audited.
 //! - [`error`]: `ApiError` and the only problem+json rendering.
 //! - [`store`]: the `Store` trait and its embedded (redb) implementation.
@@ -34,6 +35,7 @@ pub mod probe;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod tokens;
 
 pub use app::Application;
 pub use config::Settings;

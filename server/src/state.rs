@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use actix_web::web::Bytes;
 use arc_swap::{ArcSwap, Guard};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use switchyard_core::{Limits, Snapshot};
+use switchyard_core::{Flag, Snapshot};
 
-use crate::auth::{Caller, Tokens};
+use crate::changes::{Changes, Writer};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::store::{Loaded, Store};
+use crate::store::{AuditEntry, AuditQuery, Loaded, Store, StoreError, TokenRecord};
+use crate::tokens::{Caller, Tokens};
 
 /// A snapshot and what every request for it shares: its JSON body and ETag are built once
 /// per snapshot, not once per request.
@@ -57,10 +58,44 @@ impl Published {
     }
 }
 
+/// The store, read-only: what handlers and the sync loop may do with it.
+#[derive(Clone, Copy)]
+pub struct Reads<'a>(&'a dyn Store);
+
+impl Reads<'_> {
+    /// Every flag and the kill switch, at one revision.
+    pub async fn load(&self) -> Result<Loaded, StoreError> {
+        self.0.load().await
+    }
+    /// The current revision.
+    pub async fn revision(&self) -> Result<u64, StoreError> {
+        self.0.revision().await
+    }
+    /// Every stored version of a flag, oldest first.
+    pub async fn history(&self, key: &str) -> Result<Vec<Flag>, StoreError> {
+        self.0.history(key).await
+    }
+    /// Audit entries, newest first, filtered and paged.
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.0.audit(query).await
+    }
+    /// Every token record.
+    pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.0.tokens().await
+    }
+    /// The store's signal that data may have changed elsewhere.
+    pub fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.0.changes()
+    }
+}
+
 /// Shared by every request.
 pub struct AppState {
-    /// Where flags live.
-    pub store: Arc<dyn Store>,
+    /// Where flags live: read through [`AppState::store`], written only through
+    /// [`AppState::changes`].
+    store: Arc<dyn Store>,
+    /// The one path that writes to the store: versioned, validated, audited.
+    pub changes: Changes,
     /// The snapshot being served.
     published: ArcSwap<Published>,
     /// True once a snapshot has been loaded from the store.
@@ -75,18 +110,13 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    /// Flag limits.
-    pub limits: Limits,
     /// The settings the server started with.
     pub settings: Settings,
     writes: DefaultKeyedRateLimiter<String>,
-    /// Serialises this instance's read-modify-write changes, so they queue instead of
-    /// retrying against each other (writers on other instances are met by version checks).
-    pub write_lock: tokio::sync::Mutex<()>,
     /// Serialises snapshot refreshes so an older load never replaces a newer one.
-    pub refresh_lock: tokio::sync::Mutex<()>,
+    refresh_lock: tokio::sync::Mutex<()>,
     /// The version of each snapshot published, for streams that follow changes.
-    pub changes: tokio::sync::watch::Sender<u64>,
+    pub versions: tokio::sync::watch::Sender<u64>,
     /// True once the server is stopping: open streams end at once (SPEC §6), so SDKs
     /// reconnect elsewhere and the process exits without waiting on them.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -105,6 +135,7 @@ impl AppState {
             settings.sdk_token.as_deref(),
         );
         AppState {
+            changes: Changes::new(store.clone(), settings.limits()),
             store,
             published: ArcSwap::from_pointee(Published::new(Snapshot::default())),
             loaded: AtomicBool::new(false),
@@ -112,15 +143,29 @@ impl AppState {
             store_error: Mutex::new(None),
             tokens,
             metrics: Metrics::new(),
-            limits: settings.limits(),
             writes: RateLimiter::keyed(Quota::per_minute(per_minute)),
             settings,
-            write_lock: tokio::sync::Mutex::new(()),
             refresh_lock: tokio::sync::Mutex::new(()),
-            changes: tokio::sync::watch::channel(0).0,
+            versions: tokio::sync::watch::channel(0).0,
             stopping: tokio::sync::watch::channel(false).0,
             streams: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The store, to read. Writes go through [`AppState::writer`].
+    pub fn store(&self) -> Reads<'_> {
+        Reads(self.store.as_ref())
+    }
+
+    /// A writer for `caller`, or 429 when the caller is over its write rate.
+    pub fn writer<'a>(&'a self, caller: &'a Caller) -> Result<Writer<'a>, ApiError> {
+        self.admit_write(caller)?;
+        Ok(self.changes.writer(&caller.name, self))
+    }
+
+    /// Held while the snapshot is refreshed, so an older load never replaces a newer one.
+    pub(crate) fn refresh_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.refresh_lock
     }
 
     /// The snapshot being served (a lock-free load).
@@ -152,7 +197,7 @@ impl AppState {
             runtime.spawn_blocking(move || drop(replaced));
         }
         self.loaded.store(true, Ordering::Release);
-        self.changes.send_replace(version);
+        self.versions.send_replace(version);
     }
 
     /// The highest flag version this instance has ever served.

@@ -5,6 +5,9 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use crate::changes::Follow;
 use crate::state::{AppState, Published};
 use crate::store::StoreError;
 
@@ -13,9 +16,9 @@ use crate::store::StoreError;
 /// data is served under a newer version: readers never see a version go backwards, and a
 /// write acknowledged now is served at once.
 pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
-    let _serialised = state.refresh_lock.lock().await;
+    let _serialised = state.refresh_lock().lock().await;
     let result = async {
-        let mut loaded = state.store.load().await?;
+        let mut loaded = state.store().load().await?;
         let served = state.published().snapshot.version;
         if state.is_loaded() && loaded.revision < served {
             tracing::warn!(
@@ -27,10 +30,10 @@ pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
             );
             state.metrics.store_rewinds.inc();
             let flag_version = state.served_flag_version();
-            state.store.raise(served + 1, flag_version).await?;
-            loaded = state.store.load().await?;
+            state.changes.raise(served + 1, flag_version).await?;
+            loaded = state.store().load().await?;
         }
-        let tokens = state.store.tokens().await?;
+        let tokens = state.store().tokens().await?;
         state.tokens.set_stored(&tokens);
         let published = tokio::task::spawn_blocking(move || Published::build(loaded))
             .await
@@ -45,7 +48,7 @@ pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
 
 /// One reconcile: refresh when the store's revision differs from the served one.
 pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
-    match state.store.revision().await {
+    match state.store().revision().await {
         Ok(revision) if state.is_loaded() && revision == state.published().snapshot.version => {
             state.set_store_health(None);
             Ok(())
@@ -67,7 +70,7 @@ const RETRY: Duration = Duration::from_millis(200);
 /// [`RETRY`] while no snapshot is loaded or the store fails), so a missed message heals
 /// itself. Holds the state weakly so a stopped server releases its store.
 pub fn spawn_sync(state: &Arc<AppState>, interval: Duration) -> tokio::task::JoinHandle<()> {
-    let mut changes = state.store.changes();
+    let mut changes = state.store().changes();
     let state: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
         loop {
@@ -109,7 +112,7 @@ pub fn spawn_retention(state: &Arc<AppState>, every: Duration) -> tokio::task::J
             };
             let days = i64::from(state.settings.retention.audit_days);
             let cutoff = chrono::Utc::now() - chrono::Duration::days(days);
-            match state.store.prune_audit(cutoff).await {
+            match state.changes.prune_audit(cutoff).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, days, "pruned old audit entries"),
                 Err(e) => tracing::warn!(error = %e, "pruning the audit trail failed"),
@@ -118,4 +121,20 @@ pub fn spawn_retention(state: &Arc<AppState>, every: Duration) -> tokio::task::J
             tokio::time::sleep(every).await;
         }
     })
+}
+
+/// What follows a commit made through `AppState::writer`: the change is served before the
+/// reply, and a store that failed the write shows in readiness.
+#[async_trait]
+impl Follow for AppState {
+    async fn committed(&self) {
+        if let Err(e) = refresh(self).await {
+            // Committed all the same: the reconciler serves it once the store answers.
+            tracing::warn!(error = %e, "change committed but the snapshot refresh failed");
+        }
+    }
+
+    fn store_failed(&self, error: String) {
+        self.set_store_health(Some(error));
+    }
 }

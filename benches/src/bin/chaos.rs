@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use serde_json::{Value, json};
 use switchyard_benches::{benchmarks_md, latency_table, write_section};
 use switchyard_sdk::{Client, Context, Reason};
@@ -88,31 +88,18 @@ struct Tally {
     down: [AtomicBool; INSTANCES],
 }
 
+/// The fault suite: real Redis and server SIGKILLs under a mixed load.
+#[derive(clap::Parser)]
 struct Opts {
+    /// Where the switchyard-server binary is.
+    #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
+    /// Rounds of every fault.
+    #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// One round, nothing written to BENCHMARKS.md (CI).
+    #[arg(long)]
     short: bool,
-}
-
-fn options() -> anyhow::Result<Opts> {
-    let mut opts = Opts {
-        bin_dir: PathBuf::from("target/release"),
-        rounds: 3,
-        short: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--short" => {
-                opts.short = true;
-                opts.rounds = 1;
-            }
-            "--bin-dir" => opts.bin_dir = args.next().context("--bin-dir needs a path")?.into(),
-            "--rounds" => opts.rounds = args.next().context("--rounds needs a number")?.parse()?,
-            other => bail!("unknown argument {other:?}: use --short, --rounds N, --bin-dir DIR"),
-        }
-    }
-    Ok(opts)
 }
 
 async fn ready(http: &reqwest::Client, base: &str, within: Duration) -> anyhow::Result<()> {
@@ -206,8 +193,8 @@ fn spawn_evaluator(
     })
 }
 
-/// Reads `/v1/snapshot` from `base` in a loop: its version must never go backwards (a
-/// restarted instance starts afresh, so the reader restarts with it).
+/// Reads `/v1/snapshot` from `base` in a loop: its version must never go backwards, not even
+/// across a restart of the instance (it must come back at or past what it served).
 fn spawn_reader(
     http: reqwest::Client,
     base: String,
@@ -458,7 +445,10 @@ impl Suite {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let opts = options()?;
+    let mut opts = <Opts as clap::Parser>::parse();
+    if opts.short {
+        opts.rounds = 1;
+    }
     let http = reqwest::Client::new();
     let redis = RedisServer::persistent();
     let mut instances = Vec::new();

@@ -65,7 +65,7 @@ async fn audit(
         before: params.before,
         limit,
     };
-    let entries = state.store.audit(&query).await?;
+    let entries = state.store().audit(&query).await?;
     let next_before = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();

@@ -8,7 +8,7 @@ use switchyard_core::{Export, Snapshot};
 
 use super::{Body, resource};
 use crate::auth::{Admin, Auth, Viewer};
-use crate::changes::{ImportMode, Writer};
+use crate::changes::ImportMode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, import_limit: usize) {
 }
 
 async fn export(state: web::Data<AppState>, _: Auth<Viewer>) -> Result<HttpResponse, ApiError> {
-    let loaded = state.store.load().await?;
+    let loaded = state.store().load().await?;
     let snapshot = Snapshot::new(loaded.revision, loaded.global_kill_switch, loaded.flags);
     Ok(HttpResponse::Ok().json(snapshot.to_export()))
 }
@@ -71,7 +71,7 @@ async fn import(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let backup = parse_backup(&body.0)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let plan = writer.import(backup, params.mode, params.dry_run).await?;
     Ok(HttpResponse::Ok().json(plan))
 }

@@ -9,7 +9,7 @@ use switchyard_core::Flag;
 
 use super::{Body, if_match, none_match, parse_json, parse_optional_json, resource};
 use crate::auth::{Admin, Auth, Editor, Viewer};
-use crate::changes::{FlagInput, FlagPatch, Writer};
+use crate::changes::{FlagInput, FlagPatch};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -79,7 +79,7 @@ async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
     let input: FlagInput = parse_json(&body.0)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let (flag, created) = writer.put(&key, input, expected).await?;
     let builder = if created {
         let mut b = HttpResponse::Created();
@@ -100,7 +100,7 @@ async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
     let change: FlagPatch = parse_json(&body.0)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let flag = writer.patch(&key, change, expected).await?;
     Ok(flag_response(HttpResponse::Ok(), &flag))
 }
@@ -121,7 +121,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let request: DeleteRequest = parse_optional_json(&body.0)?;
     let expected = expected(&req, request.expected_version)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let deleted = writer.delete(&key, expected, request.reason).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"deleted": deleted})))
 }
@@ -131,7 +131,7 @@ async fn history(
     key: web::Path<String>,
     _: Auth<Viewer>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut versions = state.store.history(&key).await?;
+    let mut versions = state.store().history(&key).await?;
     if versions.is_empty() {
         return Err(ApiError::FlagNotFound(key.into_inner()));
     }
@@ -161,7 +161,7 @@ async fn rollback(
 ) -> Result<HttpResponse, ApiError> {
     let request: RollbackRequest = parse_json(&body.0)?;
     let expected = expected(&req, request.expected_version)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let flag = writer
         .rollback(&key, request.to_version, expected, request.reason)
         .await?;

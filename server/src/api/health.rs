@@ -24,7 +24,7 @@ async fn live() -> HttpResponse {
 
 /// The store's revision, or why it did not answer in time.
 async fn store_revision(state: &AppState) -> Result<u64, String> {
-    match tokio::time::timeout(STORE_CHECK, state.store.revision()).await {
+    match tokio::time::timeout(STORE_CHECK, state.store().revision()).await {
         Ok(Ok(revision)) => Ok(revision),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("the store did not answer within {STORE_CHECK:?}")),

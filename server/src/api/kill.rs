@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::{Body, parse_json, resource};
 use crate::auth::{Auth, Responder, Viewer};
-use crate::changes::Writer;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -34,7 +33,7 @@ async fn kill_flag(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: KillRequest = parse_json(&body.0)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let flag = writer
         .kill_flag(&key, request.active, request.reason)
         .await?;
@@ -47,7 +46,7 @@ async fn kill_global(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: KillRequest = parse_json(&body.0)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let switch = writer.global_kill(request.active, request.reason).await?;
     Ok(HttpResponse::Ok().json(switch))
 }

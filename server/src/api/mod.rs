@@ -203,5 +203,5 @@ pub fn bulk_etag(version: u64, ctx: &Context<'_>) -> String {
         }
     }
     let digest = hasher.finalize();
-    format!("\"v{version}-{}\"", crate::auth::hex(&digest[..8]))
+    format!("\"v{version}-{}\"", crate::tokens::hex(&digest[..8]))
 }

@@ -60,7 +60,7 @@ async fn stream(state: web::Data<AppState>, auth: Auth<Sdk>) -> Result<HttpRespo
     let start = tokio::time::Instant::now() + every;
     state.open_stream(&auth.0)?;
     let feed = Feed {
-        changes: state.changes.subscribe(),
+        changes: state.versions.subscribe(),
         tokens: state.tokens.changes(),
         stopping: state.stopping.subscribe(),
         heartbeat: tokio::time::interval_at(start, every),

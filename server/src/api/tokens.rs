@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{Body, parse_json, resource};
 use crate::auth::{Admin, Auth, Role};
-use crate::changes::{TokenInfo, Writer};
+use crate::changes::TokenInfo;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ struct CreateRequest {
 }
 
 async fn list(state: web::Data<AppState>, _: Auth<Admin>) -> Result<HttpResponse, ApiError> {
-    let records = state.store.tokens().await?;
+    let records = state.store().tokens().await?;
     let tokens: Vec<TokenInfo> = records.iter().map(TokenInfo::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({"tokens": tokens})))
 }
@@ -39,7 +39,7 @@ async fn create(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateRequest = parse_json(&body.0)?;
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     let issued = writer.create_token(&request.name, request.role).await?;
     // The answer holds the plain token: no cache, proxy or browser may keep it.
     Ok(HttpResponse::Created()
@@ -52,7 +52,7 @@ async fn revoke(
     id: web::Path<String>,
     auth: Auth<Admin>,
 ) -> Result<HttpResponse, ApiError> {
-    let writer = Writer::new(&state, auth.caller())?;
+    let writer = state.writer(auth.caller())?;
     writer.revoke_token(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

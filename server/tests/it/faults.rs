@@ -26,6 +26,21 @@ async fn reason(app: &TestApp) -> String {
     app.eval("f", Some("u"), None).await.1
 }
 
+/// As soon as Redis takes writes again, turns the global kill switch on through `apps[0]`,
+/// then expects every instance to serve it within `limit`.
+async fn kill_once_writable_and_expect_everywhere(apps: &[TestApp], limit: Duration, what: &str) {
+    eventually("a write is accepted again", || async {
+        global_kill(&apps[0], true).await == StatusCode::OK
+    })
+    .await;
+    for app in apps {
+        eventually_within(what, limit, || async {
+            reason(app).await == "GLOBAL_KILL_SWITCH"
+        })
+        .await;
+    }
+}
+
 async fn ready(app: &TestApp) -> (StatusCode, Value) {
     app.call(Method::GET, "/health/ready", None, None).await
 }
@@ -54,18 +69,12 @@ async fn a_redis_that_comes_back_empty_serves_the_next_kill_switch_everywhere() 
     // A crash without persistence: Redis comes back with nothing.
     redis.kill();
     redis.restart();
-    eventually("a write is accepted again", || async {
-        global_kill(&apps[0], true).await == StatusCode::OK
-    })
+    kill_once_writable_and_expect_everywhere(
+        &apps,
+        Duration::from_secs(3),
+        "the kill switch acknowledged after the loss served by every instance",
+    )
     .await;
-    for app in &apps {
-        eventually_within(
-            "the kill switch acknowledged after the loss served by every instance",
-            Duration::from_secs(3),
-            || async { reason(app).await == "GLOBAL_KILL_SWITCH" },
-        )
-        .await;
-    }
     for app in &apps {
         let (_, switch) = app
             .call(Method::GET, "/v1/kill-switch", Some(ADMIN), None)
@@ -118,17 +127,10 @@ async fn after_a_redis_restart_a_kill_switch_reaches_every_instance_at_once() {
     redis.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.restart();
-    // As soon as writes are accepted again, flip the kill switch on instance A.
-    eventually("a write is accepted again", || async {
-        global_kill(&apps[0], true).await == StatusCode::OK
-    })
+    kill_once_writable_and_expect_everywhere(
+        &apps,
+        Duration::from_secs(2),
+        "the kill switch on every instance, through pub/sub",
+    )
     .await;
-    for app in &apps {
-        eventually_within(
-            "the kill switch on every instance, through pub/sub",
-            Duration::from_secs(2),
-            || async { reason(app).await == "GLOBAL_KILL_SWITCH" },
-        )
-        .await;
-    }
 }

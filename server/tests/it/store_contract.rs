@@ -54,6 +54,17 @@ fn entry(actor: &str, flag: Option<&str>) -> AuditEntry {
     }
 }
 
+/// The ids of the entries `query` finds, in the order found.
+async fn audit_ids(store: &dyn Store, query: &AuditQuery) -> Vec<u64> {
+    store
+        .audit(query)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
 fn put(key: &str, version: u64, expected: Option<u64>) -> Change {
     Change::PutFlag {
         flag: flag(key, version),
@@ -273,13 +284,12 @@ async fn audit_indexes_page_across_batches() {
                 .await
                 .unwrap();
         }
-        let ids = |entries: Vec<AuditEntry>| entries.iter().map(|e| e.id).collect::<Vec<_>>();
         let quiet = AuditQuery {
             flag: Some("quiet".into()),
             limit: 1000,
             ..Default::default()
         };
-        let quiet = ids(store.audit(&quiet).await.unwrap());
+        let quiet = audit_ids(store.as_ref(), &quiet).await;
         assert_eq!(quiet.len(), 12, "{name}");
         assert!(
             quiet.windows(2).all(|w| w[0] > w[1]),
@@ -290,7 +300,7 @@ async fn audit_indexes_page_across_batches() {
             limit: 1000,
             ..Default::default()
         };
-        assert_eq!(ids(store.audit(&bob).await.unwrap()), quiet, "{name}");
+        assert_eq!(audit_ids(store.as_ref(), &bob).await, quiet, "{name}");
         // Paging the busy flag with the cursor visits every entry once.
         let mut seen = Vec::new();
         let mut before = None;
@@ -301,7 +311,7 @@ async fn audit_indexes_page_across_batches() {
                 limit: 700,
                 ..Default::default()
             };
-            let page = ids(store.audit(&page).await.unwrap());
+            let page = audit_ids(store.as_ref(), &page).await;
             let Some(last) = page.last().copied() else {
                 break;
             };
@@ -344,14 +354,7 @@ async fn a_redis_audit_written_before_the_indexes_is_indexed_on_first_query() {
         limit: 10,
         ..Default::default()
     };
-    let found: Vec<u64> = store
-        .audit(&query)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(found, [3, 1]);
+    assert_eq!(audit_ids(&store, &query).await, [3, 1]);
 }
 
 #[tokio::test]
@@ -439,13 +442,7 @@ async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
                 ..Default::default()
             },
         ] {
-            let ids: Vec<u64> = store
-                .audit(&query)
-                .await
-                .unwrap()
-                .iter()
-                .map(|e| e.id)
-                .collect();
+            let ids = audit_ids(store.as_ref(), &query).await;
             assert_eq!(ids.len(), 9, "{name}: {query:?}");
             assert!(
                 !ids.contains(&1),

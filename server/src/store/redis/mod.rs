@@ -25,6 +25,9 @@ use tokio::sync::watch;
 
 use chrono::{DateTime, Utc};
 
+mod scripts;
+
+use self::scripts::{COMMIT_LUA, RAISE_LUA};
 use super::{
     AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
 };
@@ -35,109 +38,6 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many audit entries one XREVRANGE reads while filtering.
 const AUDIT_BATCH: usize = 500;
-
-/// Checks everything, then writes everything: Redis does not roll a script back when a
-/// command fails midway, so the write phase only runs once every check has passed.
-const COMMIT_LUA: &str = r#"
-local p = ARGV[1]
-local n = tonumber(ARGV[2])
-local m = tonumber(ARGV[3])
-local keep = tonumber(ARGV[4])
-local flags, tokens = p .. ':flags', p .. ':tokens'
-local base = 5
-local function arg(i, field) return ARGV[base + i * 4 + field] end
-local function version_of(key)
-  local raw = redis.call('HGET', flags, key)
-  if not raw then return nil end
-  return tonumber(cjson.decode(raw)['version'])
-end
-for i = 0, n - 1 do
-  local op, key, expected = arg(i, 0), arg(i, 1), arg(i, 2)
-  if op == 'put' or op == 'delete' then
-    local current = version_of(key)
-    local want = nil
-    if expected ~= '' then want = tonumber(expected) end
-    if current ~= want then
-      local shown = ''
-      if current then shown = string.format('%d', current) end
-      return {'conflict', key, expected, shown}
-    end
-  elseif op == 'token_create' then
-    local name = cjson.decode(arg(i, 3))['name']
-    for _, raw in ipairs(redis.call('HVALS', tokens)) do
-      if cjson.decode(raw)['name'] == name then
-        return {'token', 'a token named "' .. name .. '" exists already'}
-      end
-    end
-  elseif op == 'token_revoke' then
-    if redis.call('HEXISTS', tokens, key) == 0 then
-      return {'token', 'no token has id "' .. key .. '"'}
-    end
-  end
-end
--- Audit ids must grow past the stream's last id, even if the counter was lost.
-local seq = tonumber(redis.call('GET', p .. ':audit:seq') or '0')
-local last = redis.call('XREVRANGE', p .. ':audit', '+', '-', 'COUNT', 1)[1]
-if last then
-  local last_id = tonumber(string.match(last[1], '^(%d+)'))
-  if last_id > seq then seq = last_id end
-end
-for i = 0, n - 1 do
-  local op, key, payload = arg(i, 0), arg(i, 1), arg(i, 3)
-  if op == 'put' then
-    redis.call('HSET', flags, key, payload)
-    local version = string.format('%d', cjson.decode(payload)['version'])
-    local history = p .. ':history:' .. key
-    redis.call('HSET', history, version, payload)
-    if keep > 0 then
-      local oldest = tonumber(version) - keep + 1
-      for _, v in ipairs(redis.call('HKEYS', history)) do
-        if tonumber(v) < oldest then redis.call('HDEL', history, v) end
-      end
-    end
-  elseif op == 'delete' then
-    redis.call('HDEL', flags, key)
-  elseif op == 'kill' then
-    redis.call('SET', p .. ':kill_switch', payload)
-  elseif op == 'token_create' then
-    redis.call('HSET', tokens, key, payload)
-  elseif op == 'token_revoke' then
-    redis.call('HDEL', tokens, key)
-  end
-end
-for j = 0, m - 1 do
-  seq = seq + 1
-  local id = string.format('%d', seq)
-  local at = base + n * 4 + j * 3
-  redis.call('XADD', p .. ':audit', id .. '-0', 'e', ARGV[at])
-  if ARGV[at + 1] ~= '' then
-    redis.call('ZADD', p .. ':audit:flag:' .. ARGV[at + 1], seq, id)
-  end
-  redis.call('ZADD', p .. ':audit:actor:' .. ARGV[at + 2], seq, id)
-end
-redis.call('SET', p .. ':audit:seq', string.format('%d', seq))
-local rev = redis.call('INCR', p .. ':revision')
-redis.call('PUBLISH', p .. ':changes', rev)
-return {'ok', string.format('%d', rev)}
-"#;
-
-/// Moves the revision up to ARGV[2] and the version floor up to ARGV[3] (never down), then
-/// announces the revision like a commit does. Versions stay below 2^53: exact in Lua.
-const RAISE_LUA: &str = r#"
-local p = ARGV[1]
-local rev = tonumber(redis.call('GET', p .. ':revision') or '0')
-local want = tonumber(ARGV[2])
-if want > rev then
-  rev = want
-  redis.call('SET', p .. ':revision', string.format('%d', rev))
-end
-local floor = tonumber(redis.call('GET', p .. ':version_floor') or '0')
-if tonumber(ARGV[3]) > floor then
-  redis.call('SET', p .. ':version_floor', ARGV[3])
-end
-redis.call('PUBLISH', p .. ':changes', rev)
-return string.format('%d', rev)
-"#;
 
 /// The Redis-backed store. Cheap to clone.
 #[derive(Clone)]

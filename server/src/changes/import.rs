@@ -1,0 +1,146 @@
+//! Imports: a backup validated whole, then written in one commit; `replace` restores exactly,
+//! `merge` only creates and updates. An import never lifts a kill switch.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use switchyard_core::validate::validate_export;
+use switchyard_core::{Export, Flag, KillSwitch};
+
+use super::diff::{audited, same_content};
+use super::{ChangeError, Writer, to_value};
+use crate::store::{Change, Commit};
+
+/// What an import did, or would do with `dry_run`.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportPlan {
+    /// Keys created.
+    pub created: Vec<String>,
+    /// Keys whose content changed.
+    pub updated: Vec<String>,
+    /// Keys deleted (`replace` mode only).
+    pub deleted: Vec<String>,
+    /// How many flags were already as imported.
+    pub unchanged: usize,
+    /// Whether the global kill switch changes.
+    pub global_kill_switch_changed: bool,
+    /// True when nothing was written.
+    pub dry_run: bool,
+}
+
+/// How an import treats flags the backup does not hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportMode {
+    /// Restore: the store ends up holding exactly the backup; other flags are deleted.
+    #[default]
+    Replace,
+    /// Upsert the backup's flags; leave others alone.
+    Merge,
+}
+
+/// The reason recorded when an import turns a kill switch on and the backup gives none.
+const IMPORTED_KILL: &str = "kill switch on as in the imported backup";
+
+impl Writer<'_> {
+    /// Restores or merges a backup, validated whole before anything is written, in one commit.
+    pub async fn import(
+        &self,
+        export: Export,
+        mode: ImportMode,
+        dry_run: bool,
+    ) -> Result<ImportPlan, ChangeError> {
+        validate_export(&export, &self.changes.limits)?;
+        let loaded = self.changes.store.load().await?;
+        let mut current: std::collections::HashMap<String, Flag> = loaded
+            .flags
+            .into_iter()
+            .map(|f| (f.key.clone(), f))
+            .collect();
+        let mut plan = ImportPlan {
+            dry_run,
+            ..ImportPlan::default()
+        };
+        let mut commit = Commit::default();
+        for mut incoming in export.flags {
+            let key = incoming.key.clone();
+            let existing = current.remove(&key);
+            // An import never lifts an active kill switch (SPEC §6); one it turns on is
+            // audited with a reason.
+            let was_killed = existing.as_ref().is_some_and(|c| c.kill_switch);
+            incoming.kill_switch |= was_killed;
+            let kills = incoming.kill_switch && !was_killed;
+            let (version, action) = match &existing {
+                Some(c) if same_content(c, &incoming) => {
+                    plan.unchanged += 1;
+                    continue;
+                }
+                Some(c) => (c.version.saturating_add(1), "import.update"),
+                None => (
+                    self.first_version(&key, incoming.version).await?,
+                    "import.create",
+                ),
+            };
+            let flag = self.stamp(incoming, version)?;
+            let (before, after) = audited(existing.as_ref(), Some(&flag));
+            let why = kills.then(|| IMPORTED_KILL.to_owned());
+            commit
+                .audit
+                .push(self.audit(action, Some(&key), before, after, why));
+            commit.changes.push(Change::PutFlag {
+                flag,
+                expected: existing.as_ref().map(|c| c.version),
+            });
+            match existing {
+                Some(_) => plan.updated.push(key),
+                None => plan.created.push(key),
+            }
+        }
+        if mode == ImportMode::Replace {
+            for (key, flag) in current {
+                commit.audit.push(self.audit(
+                    "import.delete",
+                    Some(&key),
+                    Some(to_value(&flag)),
+                    None,
+                    None,
+                ));
+                commit.changes.push(Change::DeleteFlag {
+                    key: key.clone(),
+                    expected: flag.version,
+                });
+                plan.deleted.push(key);
+            }
+        }
+        let switch = export.global_kill_switch;
+        let before = loaded.global_kill_switch;
+        // Only turning the global switch on: an import never lifts it (SPEC §6).
+        if switch.active && !before.active {
+            plan.global_kill_switch_changed = true;
+            let why = switch
+                .reason
+                .clone()
+                .or_else(|| Some(IMPORTED_KILL.to_owned()));
+            let after = KillSwitch {
+                active: true,
+                reason: why.clone(),
+                set_by: Some(self.actor.to_owned()),
+                set_at: Some(Utc::now()),
+            };
+            commit.audit.push(self.audit(
+                "import.kill_switch",
+                None,
+                Some(to_value(&before)),
+                Some(to_value(&after)),
+                why,
+            ));
+            commit.changes.push(Change::SetGlobalKillSwitch(after));
+        }
+        plan.created.sort();
+        plan.updated.sort();
+        plan.deleted.sort();
+        if !dry_run && !commit.changes.is_empty() {
+            self.commit(commit).await?;
+        }
+        Ok(plan)
+    }
+}

@@ -1,0 +1,233 @@
+//! Every change to flags, kill switches and tokens: read the current state, check the
+//! expected version, validate, and commit the change with its audit entry in one atomic
+//! store step, then have the served snapshot refreshed. [`Changes`] owns the only handle that
+//! writes to the store, so nothing can commit around validation and audit; its errors are
+//! [`ChangeError`]s, which `crate::error` maps to HTTP.
+//!
+//! # Layout
+//! - [`flags`]: create, replace, patch, delete, roll back.
+//! - [`kill`]: the flag's and the global kill switch.
+//! - [`import`]: restore or merge a backup.
+//! - [`tokens`]: issue and revoke tokens.
+//! - [`diff`]: what an audit entry records of a change.
+//! - [`error`] holds `ChangeError`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use switchyard_core::validate::{validate_flag, validate_reason};
+use switchyard_core::{Flag, Limits};
+
+use self::diff::audited;
+use crate::store::{AuditEntry, Change, Commit, Store, StoreError};
+
+pub mod diff;
+pub mod error;
+pub mod flags;
+pub mod import;
+pub mod kill;
+pub mod tokens;
+
+pub use error::ChangeError;
+pub use flags::{FlagInput, FlagPatch};
+pub use import::{ImportMode, ImportPlan};
+pub use tokens::{IssuedToken, TokenInfo};
+
+/// How often an unconditional change retries when a writer on another instance got in first.
+const MAX_ATTEMPTS: u32 = 10;
+
+/// What follows a commit: the served snapshot is refreshed (so the change is served before
+/// the reply), and a store that failed is reported. Implemented by the server's state
+/// (`crate::sync`), so this module needs neither.
+#[async_trait]
+pub trait Follow: Send + Sync {
+    /// A commit landed: serve it.
+    async fn committed(&self);
+    /// The store failed a write.
+    fn store_failed(&self, error: String);
+}
+
+/// The store, behind the one path that writes to it.
+pub struct Changes {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    /// Serialises this instance's read-modify-write changes, so they queue instead of
+    /// retrying against each other (writers on other instances are met by version checks).
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl Changes {
+    /// The write side of `store`; flags must keep within `limits`.
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+        Changes {
+            store,
+            limits,
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Makes changes as `actor` (a token's name, the audit trail's actor); `follow` serves
+    /// them once committed.
+    pub fn writer<'a>(&'a self, actor: &'a str, follow: &'a dyn Follow) -> Writer<'a> {
+        Writer {
+            changes: self,
+            actor,
+            follow,
+        }
+    }
+
+    /// After the store came back older than what was served: moves it past `revision` and
+    /// `flag_version` (see [`Store::raise`]).
+    pub async fn raise(&self, revision: u64, flag_version: u64) -> Result<u64, StoreError> {
+        self.store.raise(revision, flag_version).await
+    }
+
+    /// Retention: drops audit entries older than `cutoff`.
+    pub async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.store.prune_audit(cutoff).await
+    }
+}
+
+/// Makes changes on behalf of one actor.
+pub struct Writer<'a> {
+    changes: &'a Changes,
+    actor: &'a str,
+    follow: &'a dyn Follow,
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("model types serialise")
+}
+
+/// A reason as given: trimmed, `None` when blank, refused when too long or holding NUL.
+fn reason(reason: Option<String>) -> Result<Option<String>, ChangeError> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reason {
+        validate_reason(r).map_err(ChangeError::BadInput)?;
+    }
+    Ok(reason)
+}
+
+fn conflict(key: &str, expected: Option<u64>, current: Option<u64>) -> ChangeError {
+    ChangeError::from(StoreError::Conflict {
+        key: key.to_owned(),
+        expected,
+        current,
+    })
+}
+
+impl Writer<'_> {
+    fn audit(
+        &self,
+        action: &str,
+        flag: Option<&str>,
+        before: Option<Value>,
+        after: Option<Value>,
+        reason: Option<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at: Utc::now(),
+            actor: self.actor.to_owned(),
+            action: action.to_owned(),
+            flag: flag.map(str::to_owned),
+            before,
+            after,
+            reason,
+        }
+    }
+
+    /// Stamps `flag` as the next version, written now by this caller.
+    fn stamp(&self, mut flag: Flag, version: u64) -> Result<Flag, ChangeError> {
+        flag.version = version;
+        flag.updated_at = Some(Utc::now());
+        flag.updated_by = Some(self.actor.to_owned());
+        validate_flag(&flag, &self.changes.limits)?;
+        Ok(flag)
+    }
+
+    /// Commits, then refreshes the snapshot so the change is served before the reply.
+    async fn commit(&self, commit: Commit) -> Result<(), ChangeError> {
+        match self.changes.store.commit(commit).await {
+            Ok(_) => {}
+            Err(e @ StoreError::Unavailable(_)) => {
+                self.follow.store_failed(e.to_string());
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.follow.committed().await;
+        Ok(())
+    }
+
+    /// The version a new flag `key` starts at: 1, or one past a deleted flag's last version,
+    /// or past every version served before the store came back older (so history and ETags
+    /// never repeat a version).
+    async fn first_version(&self, key: &str, at_least: u64) -> Result<u64, ChangeError> {
+        let last = self
+            .changes
+            .store
+            .history(key)
+            .await?
+            .last()
+            .map_or(0, |f| f.version);
+        let floor = self.changes.store.version_floor().await?;
+        Ok(last.max(floor).saturating_add(1).max(at_least).max(1))
+    }
+
+    async fn current(&self, key: &str) -> Result<Flag, ChangeError> {
+        self.changes
+            .store
+            .flag(key)
+            .await?
+            .ok_or_else(|| ChangeError::FlagNotFound(key.to_owned()))
+    }
+
+    /// Changes `key` with `edit`. With `expected`, only from that version (else 409); without,
+    /// from whatever version is current, retrying when another writer gets in first.
+    async fn update(
+        &self,
+        key: &str,
+        expected: Option<u64>,
+        action: &str,
+        why: Option<String>,
+        edit: impl Fn(Flag) -> Flag,
+    ) -> Result<Flag, ChangeError> {
+        let _queued = self.changes.write_lock.lock().await;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                // Another instance wrote first: back off a little, longer each time.
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5)).await;
+            }
+            let current = self.current(key).await?;
+            if let Some(e) = expected
+                && e != current.version
+            {
+                return Err(conflict(key, Some(e), Some(current.version)));
+            }
+            let next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
+            let (before, after) = audited(Some(&current), Some(&next));
+            let commit = Commit {
+                changes: vec![Change::PutFlag {
+                    flag: next.clone(),
+                    expected: Some(current.version),
+                }],
+                audit: vec![self.audit(action, Some(key), before, after, why.clone())],
+            };
+            match self.commit(commit).await {
+                Ok(()) => return Ok(next),
+                Err(ChangeError::Conflict { .. }) if expected.is_none() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ChangeError::Conflict {
+            message: format!("flag {key:?} kept changing under this write; retry"),
+            current_version: None,
+        })
+    }
+}
