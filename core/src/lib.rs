@@ -23,7 +23,8 @@ pub mod validate;
 pub use bucket::bucket;
 pub use eval::{evaluate, evaluate_flag};
 pub use model::{
-    Context, Decision, Export, Flag, KillSwitch, Markets, Reason, Snapshot, Variant, Whitelist,
+    Context, Decision, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot, Variant,
+    Whitelist,
 };
 pub use role::Role;
 pub use validate::{

@@ -50,7 +50,80 @@ pub struct Flag {
     pub updated_by: Option<String>,
 }
 
+/// What a client may set on a flag (SPEC §1): everything but its key, its kill switch (only
+/// the kill endpoints change that) and the server's stamps. The one place these fields are
+/// listed for writes: [`Flag::spec`] and [`Flag::with_spec`] destructure without `..`, so a
+/// field added here is a compile error wherever a write applies it, never silently dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlagSpec {
+    /// Free text for people.
+    pub description: String,
+    /// Master switch for the flag's targeting.
+    pub enabled: bool,
+    /// 0–100: the share of users (by bucket) that get the flag.
+    pub rollout_percentage: u32,
+    /// Stickiness group; `None` means the flag's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Markets the flag is limited to; empty means every market.
+    pub markets: Markets,
+    /// Users who get the flag whatever the rollout and markets say.
+    pub whitelist: Whitelist,
+}
+
 impl Flag {
+    /// What a client may set on this flag.
+    pub fn spec(&self) -> FlagSpec {
+        let Flag {
+            key: _,
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+            kill_switch: _,
+            version: _,
+            updated_at: _,
+            updated_by: _,
+        } = self;
+        FlagSpec {
+            description: description.clone(),
+            enabled: *enabled,
+            rollout_percentage: *rollout_percentage,
+            group_id: group_id.clone(),
+            markets: markets.clone(),
+            whitelist: whitelist.clone(),
+        }
+    }
+
+    /// This flag with `spec` in place of what a client may set; its key, kill switch and
+    /// stamps stay.
+    pub fn with_spec(self, spec: FlagSpec) -> Flag {
+        let FlagSpec {
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+        } = spec;
+        Flag {
+            key: self.key,
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+            kill_switch: self.kill_switch,
+            version: self.version,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
+        }
+    }
+
     /// A new, disabled flag at 0 % with no targeting.
     pub fn new(key: impl Into<String>) -> Self {
         Flag {
@@ -442,6 +515,31 @@ mod tests {
         assert!(flag.markets.contains("us"));
         assert!(flag.whitelist.contains("a"));
         assert!(!flag.whitelist.contains("A"));
+    }
+
+    #[test]
+    fn a_spec_round_trips_through_a_flag_and_keeps_the_rest() {
+        let flag = Flag {
+            kill_switch: true,
+            version: 7,
+            whitelist: Whitelist::new(["a"]),
+            ..Flag::new("f")
+        };
+        let spec = FlagSpec {
+            description: "d".into(),
+            enabled: true,
+            rollout_percentage: 25,
+            group_id: Some("g".into()),
+            markets: Markets::new(["fr"]),
+            whitelist: Whitelist::new(["b"]),
+        };
+        let changed = flag.clone().with_spec(spec.clone());
+        assert_eq!(changed.spec(), spec);
+        assert_eq!(
+            (changed.key.as_str(), changed.kill_switch, changed.version),
+            ("f", true, 7)
+        );
+        assert_eq!(flag.clone().with_spec(flag.spec()), flag);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub async fn seed(state: &AppState) -> Result<(), ApiError> {
     };
     let writer = state.writer(&caller)?;
     for (key, body) in demo_flags() {
-        let input: FlagInput = serde_json::from_value(body).expect("demo flags are valid input");
+        let input = FlagInput::from_object(body.as_object().cloned().unwrap_or_default())?;
         writer.put(key, input, None).await?;
     }
     tracing::info!("seeded the demo flags");

@@ -78,7 +78,7 @@ async fn put(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(req.headers())?;
-    let input: FlagInput = parse_json(&body.0)?;
+    let input = FlagInput::from_object(parse_json(&body.0)?)?;
     let writer = state.writer(auth.caller())?;
     let (flag, created) = writer.put(&key, input, expected).await?;
     let builder = if created {

@@ -141,6 +141,32 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// Parses a JSON object body and refuses every field `T` does not know, naming them (at most
+/// 20): for writes, where a field that vanished silently (a misspelt `kill_switch`, a
+/// `tokens` array in a backup) would be a change that is not one.
+pub fn parse_strict<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if !is_object(body) {
+        return Err(ApiError::BadRequest(
+            "the request body must be a JSON object".into(),
+        ));
+    }
+    let mut unknown = Vec::new();
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_ignored::deserialize(&mut json, |path| {
+        if unknown.len() < 20 {
+            unknown.push(path.to_string());
+        }
+    })
+    .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    if !unknown.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "unknown fields: {}; nothing was changed",
+            unknown.join(", ")
+        )));
+    }
+    Ok(value)
+}
+
 /// Refuses a context over SPEC §6's limits, before anything is hashed.
 pub fn check_context(ctx: &Context<'_>) -> Result<(), ApiError> {
     switchyard_core::validate_context(ctx)

@@ -2,46 +2,71 @@
 
 use serde::{Deserialize, Deserializer};
 use switchyard_core::validate::validate_key;
-use switchyard_core::{Flag, Markets, Whitelist};
+use switchyard_core::{Flag, FlagSpec, Markets, Whitelist};
 
 use super::diff::audited;
 use super::{ChangeError, Writer, conflict, reason, to_value};
 use crate::store::{Change, Commit};
 
-/// A full flag, as `PUT /v1/flags/{key}` takes it. Unknown fields are refused, so a typo
-/// never passes silently. `version`, `updated_at` and `updated_by` are accepted so that a
-/// flag read with GET can be sent back: `version` is then the expected version.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A full flag, as `PUT /v1/flags/{key}` takes it: a [`FlagSpec`] and what comes with a
+/// write. `key`, `kill_switch`, `version`, `updated_at` and `updated_by` are accepted so that a
+/// flag read with GET can be sent back (`version` is then the expected version). Any other
+/// field is refused by name.
+#[derive(Debug)]
 pub struct FlagInput {
+    spec: FlagSpec,
+    envelope: Envelope,
+}
+
+/// What comes with a `PUT` beside the spec.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
     #[serde(default)]
     key: Option<String>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    enabled: bool,
-    #[serde(default)]
-    rollout_percentage: u32,
-    #[serde(default)]
-    group_id: Option<String>,
-    #[serde(default)]
-    markets: Markets,
-    #[serde(default)]
-    whitelist: Whitelist,
-    /// Accepted only as it is (a flag read with GET can be sent back): only the kill
-    /// endpoints change a kill switch (SPEC §6).
+    /// Accepted only as it is: only the kill endpoints change a kill switch (SPEC §6).
     #[serde(default)]
     kill_switch: Option<bool>,
     #[serde(default)]
     expected_version: Option<u64>,
     #[serde(default)]
     version: Option<u64>,
+    /// The server's stamps, accepted and not used (read back from a GET).
     #[serde(default)]
-    updated_at: Option<serde::de::IgnoredAny>,
+    updated_at: Option<serde_json::Value>,
     #[serde(default)]
-    updated_by: Option<serde::de::IgnoredAny>,
+    updated_by: Option<serde_json::Value>,
     #[serde(default)]
     reason: Option<String>,
+}
+
+/// The envelope's fields: the rest of a `PUT` body must be a [`FlagSpec`].
+const ENVELOPE: [&str; 7] = [
+    "key",
+    "kill_switch",
+    "expected_version",
+    "version",
+    "updated_at",
+    "updated_by",
+    "reason",
+];
+
+impl FlagInput {
+    /// Reads a `PUT` body's object: the envelope's fields, then the spec from the rest, which
+    /// refuses any field it does not know, by name.
+    pub fn from_object(
+        mut object: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, ChangeError> {
+        let envelope: serde_json::Map<_, _> = ENVELOPE
+            .iter()
+            .filter_map(|k| object.remove_entry(*k))
+            .collect();
+        let invalid = |e: serde_json::Error| ChangeError::BadInput(format!("invalid flag: {e}"));
+        Ok(FlagInput {
+            envelope: serde_json::from_value(envelope.into()).map_err(invalid)?,
+            spec: serde_json::from_value(object.into()).map_err(invalid)?,
+        })
+    }
 }
 
 /// A partial change, as `PATCH /v1/flags/{key}` takes it: absent fields stay as they are.
@@ -73,49 +98,74 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 
 impl FlagPatch {
     fn is_empty(&self) -> bool {
-        self.description.is_none()
-            && self.enabled.is_none()
-            && self.rollout_percentage.is_none()
-            && self.group_id.is_none()
-            && self.markets.is_none()
-            && self.whitelist.is_none()
-            && self.whitelist_add.is_none()
-            && self.whitelist_remove.is_none()
+        let FlagPatch {
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+            whitelist_add,
+            whitelist_remove,
+            kill_switch: _,
+            expected_version: _,
+            reason: _,
+        } = self;
+        description.is_none()
+            && enabled.is_none()
+            && rollout_percentage.is_none()
+            && group_id.is_none()
+            && markets.is_none()
+            && whitelist.is_none()
+            && whitelist_add.is_none()
+            && whitelist_remove.is_none()
     }
 
-    fn apply(&self, mut flag: Flag) -> Flag {
-        if let Some(d) = &self.description {
-            flag.description = d.clone();
-        }
-        if let Some(e) = self.enabled {
-            flag.enabled = e;
-        }
-        if let Some(p) = self.rollout_percentage {
-            flag.rollout_percentage = p;
-        }
-        if let Some(g) = &self.group_id {
-            flag.group_id = g.clone();
-        }
-        if let Some(m) = &self.markets {
-            flag.markets = m.clone();
-        }
-        if let Some(w) = &self.whitelist {
-            flag.whitelist = w.clone();
-        }
-        if self.whitelist_add.is_some() || self.whitelist_remove.is_some() {
+    /// `flag` with the patch applied. Both the patch and the flag's spec are destructured
+    /// without `..`: a field added to either is a compile error here.
+    fn apply(&self, flag: Flag) -> Flag {
+        let FlagPatch {
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+            whitelist_add,
+            whitelist_remove,
+            kill_switch: _,
+            expected_version: _,
+            reason: _,
+        } = self;
+        let FlagSpec {
+            description: old_description,
+            enabled: old_enabled,
+            rollout_percentage: old_rollout,
+            group_id: old_group,
+            markets: old_markets,
+            whitelist: old_whitelist,
+        } = flag.spec();
+        let mut whitelist = whitelist.clone().unwrap_or(old_whitelist);
+        if whitelist_add.is_some() || whitelist_remove.is_some() {
             // A set: removing 10,000 users from 10,000 stays linear.
-            let remove: std::collections::HashSet<&str> = self
-                .whitelist_remove
+            let remove: std::collections::HashSet<&str> = whitelist_remove
                 .iter()
                 .flatten()
                 .map(String::as_str)
                 .collect();
-            let users = flag.whitelist.sorted().into_iter().map(str::to_owned);
-            let added = self.whitelist_add.iter().flatten().cloned();
+            let users = whitelist.sorted().into_iter().map(str::to_owned);
+            let added = whitelist_add.iter().flatten().cloned();
             let users = users.chain(added).filter(|u| !remove.contains(u.as_str()));
-            flag.whitelist = Whitelist::new(users);
+            whitelist = Whitelist::new(users);
         }
-        flag
+        flag.with_spec(FlagSpec {
+            description: description.clone().unwrap_or(old_description),
+            enabled: enabled.unwrap_or(old_enabled),
+            rollout_percentage: rollout_percentage.unwrap_or(old_rollout),
+            group_id: group_id.clone().unwrap_or(old_group),
+            markets: markets.clone().unwrap_or(old_markets),
+            whitelist,
+        })
     }
 }
 
@@ -138,31 +188,25 @@ impl Writer<'_> {
         if_match: Option<u64>,
     ) -> Result<(Flag, bool), ChangeError> {
         validate_key(key).map_err(switchyard_core::ValidationError::from)?;
-        if let Some(body_key) = &input.key
+        if let Some(body_key) = &input.envelope.key
             && body_key != key
         {
             return Err(ChangeError::BadInput(format!(
                 "the body's key {body_key:?} differs from the path's {key:?}"
             )));
         }
-        let expected = if_match.or(input.expected_version).or(input.version);
-        let why = reason(input.reason)?;
-        let _ = (input.updated_at, input.updated_by);
+        let expected = if_match
+            .or(input.envelope.expected_version)
+            .or(input.envelope.version);
+        let why = reason(input.envelope.reason)?;
+        let _ = (&input.envelope.updated_at, &input.envelope.updated_by);
         let current = self.changes.store.flag(key).await?;
         let kill_switch = current.as_ref().is_some_and(|c| c.kill_switch);
-        if input.kill_switch.is_some_and(|k| k != kill_switch) {
+        if input.envelope.kill_switch.is_some_and(|k| k != kill_switch) {
             return Err(kill_switch_elsewhere(key));
         }
-        let flag = Flag {
-            description: input.description,
-            enabled: input.enabled,
-            rollout_percentage: input.rollout_percentage,
-            group_id: input.group_id,
-            markets: input.markets,
-            whitelist: input.whitelist,
-            kill_switch,
-            ..Flag::new(key)
-        };
+        let mut flag = Flag::new(key).with_spec(input.spec);
+        flag.kill_switch = kill_switch;
         let (version, action) = match (&current, expected) {
             (None, None) => (self.first_version(key, 1).await?, "flag.create"),
             (Some(c), None) => {

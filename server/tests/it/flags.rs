@@ -182,6 +182,27 @@ async fn patch_is_atomic_conditional_and_validated() {
         )
         .await;
     problem(res, StatusCode::NOT_FOUND).await;
+    // PUT names the fields it does not know, and creates nothing.
+    let res = app
+        .send(
+            Method::PUT,
+            "/v1/flags/typo",
+            Some(ADMIN),
+            Some(json!({"enabled": true, "rolout_percentage": 5})),
+        )
+        .await;
+    let answer = problem(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rolout_percentage"),
+        "{answer}"
+    );
+    let res = app
+        .send(Method::GET, "/v1/flags/typo", Some(ADMIN), None)
+        .await;
+    problem(res, StatusCode::NOT_FOUND).await;
     let res = app
         .send(
             Method::PUT,
