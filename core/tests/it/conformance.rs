@@ -1,5 +1,5 @@
-//! Conformance with Unleash's client specification (`../shared/testdata/unleash-client-spec`),
-//! read at test time and mapped onto Switchyard flags as SPEC §2 says. Cases outside
+//! Conformance with Unleash's client specification (`testdata/unleash-client-spec` in the
+//! repository), read at test time and mapped onto Switchyard flags as docs/flags.md says. Cases outside
 //! Switchyard's semantics are skipped by rule and by name, never by outcome.
 
 use std::path::PathBuf;
@@ -11,11 +11,9 @@ use switchyard_core::{Context, Flag, Whitelist, evaluate_flag};
 /// Fewer means a file went missing or the mapping skipped what it should have run.
 const EXPECTED_RUN: usize = 12;
 
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("SWITCHYARD_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
+/// The repository's `testdata/`.
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata")
 }
 
 /// A feature of the spec as a Switchyard flag, or why it has no Switchyard equivalent.
@@ -62,7 +60,7 @@ fn to_flag(feature: &Value) -> Result<Flag, String> {
 
 #[test]
 fn unleash_client_specification() {
-    let dir = shared_dir().join("testdata/unleash-client-spec");
+    let dir = testdata().join("unleash-client-spec");
     let files = [
         "02-user-with-id-strategy.json",
         "03-gradual-rollout-user-id-strategy.json",
@@ -73,8 +71,8 @@ fn unleash_client_specification() {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!(
-                "cannot read {} ({e}): the conformance vectors live in shared/ beside the \
-                 checkout; set SWITCHYARD_SHARED_DIR to point elsewhere",
+                "cannot read {} ({e}): the conformance vectors live in testdata/ at the \
+                 repository's root",
                 path.display()
             )
         });

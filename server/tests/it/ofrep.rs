@@ -9,13 +9,10 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN, SDK, TestApp, read, spawn_app};
 
 fn contract() -> Value {
-    let shared = std::env::var_os("SWITCHYARD_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let path = shared.join("testdata/ofrep/openapi.yaml");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/ofrep/openapi.yaml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}): shared/ must sit beside the checkout",
+            "cannot read {} ({e}): the OFREP contract lives in testdata/ at the repository root",
             path.display()
         )
     });
