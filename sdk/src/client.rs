@@ -28,6 +28,13 @@ pub enum Status {
         /// When the server was last reachable.
         since: SystemTime,
     },
+    /// The server refused the token (401: unknown or revoked; 403: not an sdk token). The
+    /// client keeps serving what it has (defaults, bootstrap or the last good flags) and keeps
+    /// trying, but this will not heal by itself: fix the token.
+    Unauthorized {
+        /// The HTTP status the server answered, 401 or 403.
+        status: u16,
+    },
 }
 
 /// What the client and its background task share.
@@ -50,6 +57,25 @@ impl Shared {
     }
 
     /// Notes that the server could not be reached: `Ready` becomes `Stale`.
+    /// The server refused the token: says so once (an ERROR log line), keeps the flags.
+    pub(crate) fn mark_refused(&self, status: u16) {
+        let changed = self.status.send_if_modified(|current| {
+            let refused = Status::Unauthorized { status };
+            if *current == refused {
+                return false;
+            }
+            *current = refused;
+            true
+        });
+        if changed {
+            tracing::error!(
+                status,
+                "the switchyard server refused this client's token (401: unknown or revoked, \
+                 403: not an sdk token); serving the flags it has until the token is fixed"
+            );
+        }
+    }
+
     pub(crate) fn mark_unreachable(&self) {
         self.status.send_if_modified(|status| {
             if *status == Status::Ready {
@@ -177,9 +203,16 @@ impl Client {
     /// serves (bootstrap data, or defaults) whether or not this succeeds.
     pub async fn wait_until_ready(&self, timeout: Duration) -> Result<(), SdkError> {
         let mut status = self.shared.status.subscribe();
-        let ready = status.wait_for(|s| *s == Status::Ready);
-        match tokio::time::timeout(timeout, ready).await {
-            Ok(Ok(_)) => Ok(()),
+        let settled = status.wait_for(|s| matches!(s, Status::Ready | Status::Unauthorized { .. }));
+        match tokio::time::timeout(timeout, settled).await {
+            Ok(Ok(s)) if *s == Status::Ready => Ok(()),
+            Ok(Ok(s)) => match *s {
+                Status::Unauthorized { status } => Err(SdkError::Unauthorized { status }),
+                _ => Err(SdkError::Timeout {
+                    waited: timeout,
+                    status: self.status(),
+                }),
+            },
             _ => Err(SdkError::Timeout {
                 waited: timeout,
                 status: self.status(),

@@ -15,6 +15,12 @@ pub enum SdkError {
         /// Why it is invalid.
         reason: String,
     },
+    /// The server refused the token: 401 (unknown or revoked) or 403 (not an sdk token).
+    #[error("the server refused the token ({status}): check the sdk token the client was given")]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+    },
     /// Bootstrap data could not be read or is not the export format.
     #[error("bootstrap data: {0}")]
     Bootstrap(String),

@@ -59,6 +59,7 @@ impl FeatureProvider for SwitchyardProvider {
         match self.client.status() {
             Status::Starting => ProviderStatus::NotReady,
             Status::Bootstrap | Status::Ready | Status::Stale { .. } => ProviderStatus::Ready,
+            Status::Unauthorized { .. } => ProviderStatus::Error,
         }
     }
 

@@ -96,7 +96,9 @@ pub(crate) async fn run(
         let retry_at = tokio::time::Instant::now() + backoff.delay();
         loop {
             if let Err(e) = fetch(&shared, &http, &mut etag).await {
-                shared.mark_unreachable();
+                if !matches!(e, SyncError::Status(s) if s.is_client_error()) {
+                    shared.mark_unreachable();
+                }
                 tracing::debug!(error = %e, "switchyard snapshot poll failed");
             }
             let next_poll = tokio::time::Instant::now() + config.refresh_interval;
@@ -134,6 +136,7 @@ async fn follow_stream(
         .await
         .map_err(|e| failed(false, e.into()))?;
     if !response.status().is_success() {
+        refused(shared, response.status());
         return Err(failed(false, SyncError::Status(response.status())));
     }
     let mut events = response.bytes_stream().eventsource();
@@ -162,6 +165,14 @@ async fn follow_stream(
     }
 }
 
+/// Says so when `status` is the server refusing the token (401, 403): a state of its own, not
+/// a server that is down.
+fn refused(shared: &Shared, status: StatusCode) {
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        shared.mark_refused(status.as_u16());
+    }
+}
+
 /// Fetches `/v1/snapshot` (conditional on the last ETag) and serves it when it is new.
 async fn fetch(
     shared: &Shared,
@@ -184,7 +195,10 @@ async fn fetch(
             shared.status.send_replace(Status::Ready);
             return Ok(());
         }
-        status if !status.is_success() => return Err(SyncError::Status(status)),
+        status if !status.is_success() => {
+            refused(shared, status);
+            return Err(SyncError::Status(status));
+        }
         _ => {}
     }
     let new_etag = response

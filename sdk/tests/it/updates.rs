@@ -188,3 +188,33 @@ fn the_client_is_clone_send_sync_and_needs_a_runtime_only_online() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_refused_token_is_a_status_of_its_own_not_a_server_that_is_down() {
+    let server = Server::start().await;
+    server
+        .create("f", json!({"enabled": true, "rollout_percentage": 100}))
+        .await;
+    let export = r#"{"format": 1, "flags": [{"key": "f", "enabled": false}]}"#;
+    let client = Client::builder(&server.base, "not-a-token-0123456789")
+        .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .refresh_interval(Duration::from_millis(100))
+        .bootstrap_json(export)
+        .unwrap()
+        .build()
+        .unwrap();
+    // An answer of its own (not the timeout's): waiting longer would not help.
+    let waited = client.wait_until_ready(Duration::from_secs(30)).await;
+    assert!(
+        matches!(
+            waited,
+            Err(switchyard_sdk::SdkError::Unauthorized { status: 401 })
+        ),
+        "{waited:?}"
+    );
+    assert_eq!(client.status(), Status::Unauthorized { status: 401 });
+    // It keeps serving what it has: the bootstrap.
+    let d = client.evaluate("f", &Context::new().user("u"));
+    assert_eq!((d.enabled, d.reason), (false, Reason::Disabled));
+    client.shutdown().await;
+}

@@ -165,6 +165,15 @@ impl RedisStore {
             Some(before) => format!("({before}"),
             None => "+inf".to_owned(),
         };
+        // When the index is the only filter, every entry read is returned: read the page.
+        let only_index = query.since.is_none()
+            && query.until.is_none()
+            && (query.flag.is_none() || query.actor.is_none());
+        let batch = if only_index {
+            query.limit.clamp(1, AUDIT_BATCH)
+        } else {
+            AUDIT_BATCH
+        };
         loop {
             let ids: Vec<u64> = redis::cmd("ZREVRANGEBYSCORE")
                 .arg(index)
@@ -172,7 +181,7 @@ impl RedisStore {
                 .arg("-inf")
                 .arg("LIMIT")
                 .arg(0)
-                .arg(AUDIT_BATCH)
+                .arg(batch)
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -196,7 +205,7 @@ impl RedisStore {
                 }
             }
             match ids.last() {
-                Some(last) if ids.len() == AUDIT_BATCH => max = format!("({last}"),
+                Some(last) if ids.len() == batch => max = format!("({last}"),
                 _ => return Ok(found),
             }
         }
