@@ -7,8 +7,11 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer, web};
+use actix_http::{HttpService, Protocol};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
 use anyhow::Context as _;
 
 use crate::config::Settings;
@@ -17,6 +20,7 @@ use crate::state::AppState;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisStore;
+use crate::wire::ProblemBodies;
 use crate::{api, demo, edge, sync};
 
 /// A bound, ready-to-run server.
@@ -77,7 +81,7 @@ impl Application {
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();
-        let mut server = HttpServer::new(move || {
+        let make_app = move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -91,16 +95,32 @@ impl Application {
                     actix_web::HttpResponse::NotFound().finish()
                 }))
                 .wrap_fn(edge::edge)
-        })
-        .listen(listener)?;
+        };
+        // actix-web's HttpServer, assembled by hand for one reason: each connection passes
+        // through wire::ProblemBodies, so even the answers the HTTP layer writes itself (400,
+        // 408, 431 before any route) are problem+json. Signals are ours (run_until_stopped):
+        // streams must end before the graceful stop waits on them; in-flight requests get a
+        // second to finish (SPEC §6: exit within 2 s).
+        let mut server = Server::build()
+            .disable_signals()
+            .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+            .listen("switchyard", listener, move || {
+                let app = make_app()
+                    .into_factory()
+                    .map_err(|e: actix_web::Error| e.error_response());
+                let http = HttpService::build()
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .finish(map_config(app, |()| AppConfig::default()));
+                fn_service(|io: TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    Ok((ProblemBodies::new(io), Protocol::Http1, peer))
+                })
+                .and_then(http)
+            })?;
         if state.settings.server.workers > 0 {
             server = server.workers(state.settings.server.workers);
         }
-        // Signals are ours (run_until_stopped): streams must end before the graceful stop
-        // waits on them. In-flight requests get a second to finish (SPEC §6: exit within 2 s).
-        let server = server
-            .disable_signals()
-            .shutdown_timeout(SHUTDOWN_GRACE_SECS);
         Ok(Application {
             server: server.run(),
             port,

@@ -6,6 +6,7 @@
 //! - [`config`]: settings, layered defaults < file < `SWITCHYARD_*` environment.
 //! - [`app`]: builds the server; the one place routes and middleware are wired.
 //! - [`edge`]: the one middleware: security headers, framework errors, CORS, HTTP metrics.
+//! - [`wire`]: the HTTP layer's own error answers (400/408/431) made problem+json.
 //! - [`cors`]: which routes browsers on other origins may call, and the headers that say so.
 //! - [`state`]: `AppState`, shared by every request; the published snapshot.
 //! - [`api`]: one module per API area, each with `configure`.
@@ -36,6 +37,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod tokens;
+pub mod wire;
 
 pub use app::Application;
 pub use config::Settings;

@@ -148,7 +148,7 @@ async fn sigterm_ends_open_streams_and_exits_at_once() {
 }
 
 #[tokio::test]
-async fn malformed_requests_are_counted_not_logged_as_errors() {
+async fn malformed_requests_get_problems_and_are_counted_not_logged_as_errors() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path(), false).await;
@@ -167,16 +167,52 @@ async fn malformed_requests_are_counted_not_logged_as_errors() {
             String::from_utf8_lossy(&answer)
         );
     }
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("switchyard_http_malformed_requests_total 20"),
-        "{metrics}"
+    // Answered by the HTTP layer before any route, yet problem+json like every error: a bad
+    // header line (400) and headers over the limit (431).
+    let huge = format!(
+        "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
     );
+    let bad = b"GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_vec();
+    for (request, status) in [(bad, 400), (huge.into_bytes(), 431)] {
+        let socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        // Read while writing: the server answers 431 before it has read the whole request.
+        let (mut reader, mut writer) = socket.into_split();
+        let sending = tokio::spawn(async move {
+            let _ = writer.write_all(&request).await;
+        });
+        let mut answer = Vec::new();
+        let _ = reader.read_to_end(&mut answer).await;
+        let _ = sending.await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{text}");
+        assert!(
+            text.contains("content-type: application/problem+json"),
+            "{text}"
+        );
+        let (_, body) = text.split_once("\r\n\r\n").unwrap();
+        let problem: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["status"], status, "{problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // The count follows the HTTP layer's log event, which may come just after the answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("switchyard_http_malformed_requests_total 22") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "22 malformed requests not counted: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let log = std::fs::read_to_string(data.path().join("server.log")).unwrap();
     assert!(
         !log.contains("ERROR"),
