@@ -61,7 +61,7 @@ pub enum WhitelistCommand {
 /// `markets set|clear`.
 #[derive(Debug, Subcommand)]
 pub enum MarketsCommand {
-    /// Limit the flag to these markets (e.g. FR US UK).
+    /// Limit the flag to these markets (e.g. FR US UK, or FR,US,UK).
     Set {
         /// The flag's key.
         flag: String,
@@ -168,6 +168,18 @@ pub async fn rollout(ctx: &Ctx, args: RolloutArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `FR US` and `FR,US` alike (as `--whitelist a,b` takes them): every item split on commas,
+/// blanks dropped.
+fn split_commas(items: Vec<String>) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|item| item.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn users(flag: &Value) -> Vec<String> {
     flag["whitelist"]
         .as_array()
@@ -186,8 +198,8 @@ pub async fn whitelist(ctx: &Ctx, cmd: WhitelistCommand) -> Result<(), CliError>
                 .print(&found["whitelist"], || users(&found).join("\n"));
             return Ok(());
         }
-        WhitelistCommand::Add { flag, users } => (flag, "whitelist_add", users),
-        WhitelistCommand::Remove { flag, users } => (flag, "whitelist_remove", users),
+        WhitelistCommand::Add { flag, users } => (flag, "whitelist_add", split_commas(users)),
+        WhitelistCommand::Remove { flag, users } => (flag, "whitelist_remove", split_commas(users)),
     };
     let adding = body_key == "whitelist_add";
     let (before, after) = edit(ctx, &key, |f| {
@@ -210,7 +222,7 @@ pub async fn whitelist(ctx: &Ctx, cmd: WhitelistCommand) -> Result<(), CliError>
 /// `markets set|clear`.
 pub async fn markets(ctx: &Ctx, cmd: MarketsCommand) -> Result<(), CliError> {
     let (key, codes) = match cmd {
-        MarketsCommand::Set { flag, codes } => (flag, codes),
+        MarketsCommand::Set { flag, codes } => (flag, split_commas(codes)),
         MarketsCommand::Clear { flag } => (flag, Vec::new()),
     };
     let mut wanted: Vec<String> = codes.iter().map(|c| c.to_ascii_uppercase()).collect();

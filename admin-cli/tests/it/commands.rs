@@ -46,8 +46,17 @@ async fn a_progressive_rollout_from_the_terminal() {
     assert!(again.stdout.contains("100% → 50%"));
     let same = ok(&s, &["rollout", "new-onboarding", "50"]).await;
     assert!(same.stdout.contains("is already 50%"), "{}", same.stdout);
+    // Lists take spaces and commas alike, as --whitelist a,b does.
+    ok(&s, &["markets", "set", "new-onboarding", "fr,US", "UK"]).await;
+    let flag = get(&s, "/v1/flags/new-onboarding").await;
+    assert_eq!(flag["markets"], serde_json::json!(["FR", "UK", "US"]));
     ok(&s, &["markets", "clear", "new-onboarding"]).await;
-    ok(&s, &["whitelist", "remove", "new-onboarding", "qa-1"]).await;
+    ok(&s, &["whitelist", "add", "new-onboarding", "qa-4,qa-5"]).await;
+    ok(
+        &s,
+        &["whitelist", "remove", "new-onboarding", "qa-1,qa-4", "qa-5"],
+    )
+    .await;
     ok(&s, &["disable", "new-onboarding"]).await;
     let flag = get(&s, "/v1/flags/new-onboarding").await;
     assert_eq!(flag["rollout_percentage"], 50);
