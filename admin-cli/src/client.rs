@@ -129,12 +129,13 @@ fn failure(status: StatusCode, body: &Value, retry_after: Option<&str>) -> CliEr
         StatusCode::UNAUTHORIZED => CliError::Auth(format!(
             "unauthorized: the token was refused; pass a valid one with --token or SWITCHYARD_TOKEN ({detail})"
         )),
-        StatusCode::FORBIDDEN => {
-            let needed = body["required_role"].as_str().unwrap_or("a higher");
-            CliError::Auth(format!(
-                "forbidden: this needs the {needed} role or higher; use a token with it ({detail})"
-            ))
-        }
+        StatusCode::FORBIDDEN => CliError::Forbidden {
+            needed: body["required_role"]
+                .as_str()
+                .unwrap_or("a higher")
+                .to_owned(),
+            have: body["role"].as_str().unwrap_or("a lower").to_owned(),
+        },
         StatusCode::NOT_FOUND => CliError::NotFound(format!("not found: {detail}")),
         StatusCode::CONFLICT => CliError::Conflict(format!("conflict: {detail}")),
         StatusCode::TOO_MANY_REQUESTS => CliError::Server(format!(

@@ -25,9 +25,20 @@ pub enum CliError {
     /// Bad usage or invalid input.
     #[error("{0}")]
     Usage(String),
-    /// Authentication or authorisation.
+    /// Authentication (401).
     #[error("{0}")]
     Auth(String),
+    /// The token's role is too low for what was asked (403).
+    #[error(
+        "forbidden: this needs the {needed} role or higher, and the token has the {have} role; \
+         use a token with that role"
+    )]
+    Forbidden {
+        /// The lowest role that may do it.
+        needed: String,
+        /// The token's role.
+        have: String,
+    },
     /// Something does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -40,12 +51,24 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// A 403 met on the way to a command that needs `role` (e.g. `kill` reads the flag, a
+    /// viewer's right, before it flips it, a responder's): names the command's role.
+    pub fn needing(self, role: &str) -> Self {
+        match self {
+            CliError::Forbidden { have, .. } => CliError::Forbidden {
+                needed: role.to_owned(),
+                have,
+            },
+            other => other,
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Aborted(_) => code::ABORTED,
             CliError::Usage(_) => code::USAGE,
-            CliError::Auth(_) => code::AUTH,
+            CliError::Auth(_) | CliError::Forbidden { .. } => code::AUTH,
             CliError::NotFound(_) => code::NOT_FOUND,
             CliError::Conflict(_) => code::CONFLICT,
             CliError::Server(_) => code::SERVER,

@@ -38,8 +38,10 @@ pub struct UnkillArgs {
     pub reason: Option<String>,
 }
 
-/// What the server answers now for `flag`, as a line.
-async fn verify(ctx: &Ctx, flag: &str) -> Result<String, CliError> {
+/// Proof that the flip took: what the server answers now for `flag`, judged by what the
+/// command changed. Killed, the answer must be `KILL_SWITCH`; lifted, it must no longer be
+/// (the flag's own targeting decides again, whatever it says for a caller with no user).
+async fn verify(ctx: &Ctx, flag: &str, active: bool) -> Result<String, CliError> {
     let answer = ctx
         .api
         .post("/v1/evaluate", &json!({"flag": flag, "context": {}}))
@@ -48,15 +50,19 @@ async fn verify(ctx: &Ctx, flag: &str) -> Result<String, CliError> {
         Err(CliError::NotFound(_)) => return Ok(String::new()),
         other => other?,
     };
-    Ok(format!(
-        "verified: the server now answers {flag} {} ({})",
-        if answer["enabled"].as_bool() == Some(true) {
-            "ON"
-        } else {
-            "off"
-        },
-        answer["reason"].as_str().unwrap_or("?")
-    ))
+    let reason = answer["reason"].as_str().unwrap_or("?");
+    Ok(match (active, reason) {
+        (true, "KILL_SWITCH") => {
+            format!("verified: the server now answers {flag} off for everyone (KILL_SWITCH)")
+        }
+        (false, r) if r != "KILL_SWITCH" && r != "GLOBAL_KILL_SWITCH" => format!(
+            "verified: the server no longer applies {flag}'s kill switch (its targeting decides: {r})"
+        ),
+        (false, "GLOBAL_KILL_SWITCH") => format!(
+            "verified: {flag}'s own kill switch is off; the global kill switch still holds every flag off"
+        ),
+        (_, r) => format!("warning: the server answers {flag} with {r}: check `switchyard status`"),
+    })
 }
 
 async fn flip_flag(
@@ -66,7 +72,11 @@ async fn flip_flag(
     reason: Option<String>,
 ) -> Result<(), CliError> {
     let path = flag_path(key)?;
-    let before = ctx.api.get(&path).await?;
+    let before = ctx
+        .api
+        .get(&path)
+        .await
+        .map_err(|e| e.needing("responder"))?;
     let after = ctx
         .api
         .post(
@@ -74,7 +84,7 @@ async fn flip_flag(
             &json!({"active": active, "reason": reason}),
         )
         .await?;
-    let proof = verify(ctx, key).await?;
+    let proof = verify(ctx, key, active).await?;
     let shown = |f: &Value| {
         if f["kill_switch"].as_bool() == Some(true) {
             "ON".to_owned()
@@ -99,7 +109,11 @@ async fn flip_flag(
 }
 
 async fn flip_global(ctx: &Ctx, active: bool, reason: Option<String>) -> Result<(), CliError> {
-    let before = ctx.api.get("/v1/kill-switch").await?;
+    let before = ctx
+        .api
+        .get("/v1/kill-switch")
+        .await
+        .map_err(|e| e.needing("responder"))?;
     let after = ctx
         .api
         .post(

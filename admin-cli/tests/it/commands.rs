@@ -117,12 +117,12 @@ async fn kill_verify_unkill() {
     let killed = ok(&s, &["kill", "checkout", "--reason", "5xx spike"]).await;
     assert_eq!(
         killed.stdout,
-        "checkout kill switch off → ON (v1 → v2)\nverified: the server now answers checkout off (KILL_SWITCH)\n"
+        "checkout kill switch off → ON (v1 → v2)\nverified: the server now answers checkout off for everyone (KILL_SWITCH)\n"
     );
     let back = ok(&s, &["unkill", "checkout"]).await;
     assert!(
         back.stdout
-            .contains("verified: the server now answers checkout ON (ROLLOUT)"),
+            .contains("verified: the server no longer applies checkout's kill switch (its targeting decides: ROLLOUT)"),
         "{}",
         back.stdout
     );

@@ -49,7 +49,14 @@ async fn each_kind_of_failure_has_its_message_and_exit_code() {
             Some(viewer_token.as_str()),
             vec!["kill", "f", "--reason", "r"],
             3,
-            "needs the responder role",
+            "needs the responder role or higher, and the token has the viewer role",
+        ),
+        // kill reads the flag first (a viewer's right): the message still names kill's role.
+        (
+            Some(SDK),
+            vec!["kill", "f", "--reason", "r"],
+            3,
+            "needs the responder role or higher, and the token has the sdk role",
         ),
         (
             Some(ADMIN),
