@@ -4,7 +4,8 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use switchyard_core::{Export, Snapshot};
+use serde_json::value::RawValue;
+use switchyard_core::{Export, Flag, KillSwitch, Snapshot};
 
 use super::{Body, resource};
 use crate::auth::{Admin, Auth, Viewer};
@@ -37,6 +38,46 @@ struct Params {
     dry_run: bool,
 }
 
+/// A backup as sent: each part kept raw until it is known to be an object.
+#[derive(Deserialize)]
+struct RawBackup<'a> {
+    format: u32,
+    #[serde(default, borrow)]
+    global_kill_switch: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    flags: Vec<&'a RawValue>,
+}
+
+/// Reads a backup: objects only, at every level (serde would read a flag from an array), and
+/// every field this version does not know is a 400 naming it (SPEC §6): a restore that
+/// silently dropped part of a backup would not be one.
+fn parse_backup(body: &[u8]) -> Result<Export, ApiError> {
+    let mut unknown = Vec::new();
+    let raw: RawBackup<'_> = super::strict_object(body, "", &mut unknown)?;
+    let global_kill_switch = match raw.global_kill_switch {
+        Some(switch) => {
+            super::strict_object(switch.get().as_bytes(), "global_kill_switch", &mut unknown)?
+        }
+        None => KillSwitch::default(),
+    };
+    let flags = (raw.flags.iter().enumerate())
+        .map(|(i, flag)| {
+            super::strict_object(flag.get().as_bytes(), &format!("flags[{i}]"), &mut unknown)
+        })
+        .collect::<Result<Vec<Flag>, _>>()?;
+    if !unknown.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "the backup has fields this version does not know: {}; nothing was imported",
+            unknown.join(", ")
+        )));
+    }
+    Ok(Export {
+        format: raw.format,
+        global_kill_switch,
+        flags,
+    })
+}
+
 /// The caller is checked before the query or body is read (extractors run in order).
 async fn import(
     auth: Auth<Admin>,
@@ -44,9 +85,7 @@ async fn import(
     params: web::Query<Params>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    // A field this version does not know is a 400 naming it (SPEC §6): a restore that
-    // silently dropped part of a backup would not be one.
-    let backup: Export = super::parse_strict(&body.0)?;
+    let backup = parse_backup(&body.0)?;
     let writer = state.writer(auth.caller())?;
     let plan = writer.import(backup, params.mode, params.dry_run).await?;
     Ok(HttpResponse::Ok().json(plan))

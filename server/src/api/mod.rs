@@ -144,20 +144,9 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
 /// Parses a JSON object body and refuses every field `T` does not know, naming them (at most
 /// 20): for writes, where a field that vanished silently (a misspelt `kill_switch`, a
 /// `tokens` array in a backup) would be a change that is not one.
-pub fn parse_strict<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if !is_object(body) {
-        return Err(ApiError::BadRequest(
-            "the request body must be a JSON object".into(),
-        ));
-    }
+pub fn parse_strict<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     let mut unknown = Vec::new();
-    let mut json = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_ignored::deserialize(&mut json, |path| {
-        if unknown.len() < 20 {
-            unknown.push(path.to_string());
-        }
-    })
-    .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let value = strict_object(body, "", &mut unknown)?;
     if !unknown.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "unknown fields: {}; nothing was changed",
@@ -165,6 +154,35 @@ pub fn parse_strict<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ap
         )));
     }
     Ok(value)
+}
+
+/// Reads `json` as a `T` from a JSON object only (serde would read a struct from an array
+/// too), adding the fields it does not know, under `path`, to `unknown`.
+pub fn strict_object<'a, T: Deserialize<'a>>(
+    json: &'a [u8],
+    path: &str,
+    unknown: &mut Vec<String>,
+) -> Result<T, ApiError> {
+    let at = if path.is_empty() {
+        "the request body"
+    } else {
+        path
+    };
+    if !is_object(json) {
+        return Err(ApiError::BadRequest(format!("{at} must be a JSON object")));
+    }
+    let mut de = serde_json::Deserializer::from_slice(json);
+    serde_ignored::deserialize(&mut de, |field| {
+        if unknown.len() < 20 {
+            let field = field.to_string();
+            unknown.push(if path.is_empty() {
+                field
+            } else {
+                format!("{path}.{field}")
+            });
+        }
+    })
+    .map_err(|e| ApiError::BadRequest(format!("invalid JSON in {at}: {e}")))
 }
 
 /// Refuses a context over SPEC §6's limits, before anything is hashed.

@@ -316,6 +316,19 @@ async fn objects_only_unknown_import_fields_named_and_one_limit_everywhere() {
         detail.contains("tokens") && detail.contains("kill_swich"),
         "{detail}"
     );
+    // A flag written as an array (which serde would read as a struct) is refused too.
+    let backup = json!({"format": 1, "flags": [["a", "", true, 100]]});
+    let res = app
+        .send(Method::POST, "/v1/import", Some(ADMIN), Some(backup))
+        .await;
+    let answer = problem(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("flags[0] must be a JSON object"),
+        "{answer}"
+    );
     let backup =
         json!({"format": 1, "global_kill_switch": {"active": true, "reason": "r".repeat(5000)}});
     let res = app
