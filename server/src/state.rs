@@ -120,6 +120,9 @@ pub struct AppState {
     /// True once the server is stopping: open streams end at once (SPEC §6), so SDKs
     /// reconnect elsewhere and the process exits without waiting on them.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Audit queries run one at a time per instance, off the workers: a caller looping on
+    /// `/v1/audit` waits its turn instead of taking the cores evaluations need.
+    pub audit_queries: tokio::sync::Semaphore,
     /// Open streams per token name, each capped at `limits.streams_per_token`.
     /// A std Mutex: it is never held across an await.
     streams: Mutex<HashMap<String, usize>>,
@@ -149,6 +152,7 @@ impl AppState {
             versions: tokio::sync::watch::channel(0).0,
             stopping: tokio::sync::watch::channel(false).0,
             streams: Mutex::new(HashMap::new()),
+            audit_queries: tokio::sync::Semaphore::new(1),
         }
     }
 

@@ -15,6 +15,7 @@ use switchyard_benches::{benchmarks_md, latency_table, write_section};
 use switchyard_server::store::embedded::EmbeddedStore;
 use switchyard_server::store::redis::RedisStore;
 use switchyard_server::store::{AuditEntry, AuditQuery, Commit, Store};
+use switchyard_server::{Application, Settings};
 use switchyard_testkit::redis::RedisServer;
 
 /// Entries per commit while filling a log.
@@ -75,6 +76,76 @@ async fn time(store: &dyn Store, query: &AuditQuery, n: usize) -> anyhow::Result
     Ok(samples)
 }
 
+const ADMIN: &str = "audit-bench-admin-token-0123";
+const SDK: &str = "audit-bench-sdk-token-01234567";
+
+/// `n` evaluations timed one after another: alone, while 8 clients loop on a flag's audit
+/// page, and while 8 clients loop on reading one flag (what any 8 busy clients cost); 3
+/// rounds of each, taking turns. Each list sorted.
+async fn evaluations_under_audit(
+    store: Arc<dyn Store>,
+    n: usize,
+) -> anyhow::Result<[Vec<Duration>; 3]> {
+    let mut settings = Settings::default();
+    settings.server.workers = 2;
+    settings.server.writes_per_minute = 1_000_000;
+    settings.admin_token = Some(ADMIN.into());
+    settings.sdk_token = Some(SDK.into());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let app = Application::build_with(settings, store, listener).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::new();
+    http.put(format!("{base}/v1/flags/f"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"enabled": true, "rollout_percentage": 50}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let evaluate = |i: usize| {
+        let body = serde_json::json!({"flag": "f", "context": {"user_id": format!("u-{i}")}});
+        http.post(format!("{base}/v1/evaluate"))
+            .bearer_auth(SDK)
+            .json(&body)
+            .send()
+    };
+    let background = [
+        None,
+        Some("/v1/audit?flag=flag-7&limit=50"),
+        Some("/v1/flags/f"),
+    ];
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    for round in 0..9 {
+        let kind = round % 3;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut readers = Vec::new();
+        for path in background[kind]
+            .into_iter()
+            .flat_map(|p| std::iter::repeat_n(p, 8))
+        {
+            let (http, url, stop) = (http.clone(), format!("{base}{path}"), stop.clone());
+            readers.push(tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = http.get(&url).bearer_auth(ADMIN).send().await;
+                }
+            }));
+        }
+        for i in 0..n {
+            let started = Instant::now();
+            evaluate(i).await?.error_for_status()?;
+            samples[kind].push(started.elapsed());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            reader.await?;
+        }
+    }
+    for list in &mut samples {
+        list.sort();
+    }
+    Ok(samples)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let smoke = std::env::args().any(|a| a == "--smoke");
@@ -120,6 +191,16 @@ async fn main() -> anyhow::Result<()> {
             results.push(unfiltered);
         }
     }
+    // Evaluations while 8 clients read a busy flag's audit page over HTTP, beside the same
+    // evaluations with no audit reader, taking turns, on the embedded store's full log.
+    let n_eval = if smoke { 50 } else { 500 };
+    let [alone, audit, plain] = evaluations_under_audit(stores[0].1.clone(), n_eval).await?;
+    labels.push("POST /v1/evaluate, nothing else running (baseline)".into());
+    results.push(alone);
+    labels.push("POST /v1/evaluate while 8 clients loop on /v1/audit?flag=flag-7".into());
+    results.push(audit);
+    labels.push("POST /v1/evaluate while 8 clients loop on GET /v1/flags/f (baseline)".into());
+    results.push(plain);
     let rows: Vec<(&str, &[Duration])> = labels
         .iter()
         .map(String::as_str)
@@ -132,7 +213,12 @@ async fn main() -> anyhow::Result<()> {
             "Measured: `cargo run --release -p switchyard-benches --bin audit`, through the \
              `Store` API (no HTTP), {n} queries of {PAGE} entries each per row, on a log where \
              one entry in {RARE} is about the queried flag. Baseline: the newest {PAGE} entries \
-             with no filter, on the same log in the same run.\n\n{table}"
+             with no filter, on the same log in the same run. The last three rows: a server (2 \
+             workers) on the embedded store's full log answering one client's evaluations in \
+             sequence, alone, while 8 other clients (in the same process) loop on a flag's \
+             audit page (about one entry in {FLAGS} of the log, 50 per page), and while they \
+             loop on reading one flag instead: what any 8 busy clients cost on 2 cores. 3 \
+             rounds of each, taking turns.\n\n{table}"
         );
         write_section(&benchmarks_md(), "audit", &body)?;
     }

@@ -65,12 +65,26 @@ async fn audit(
         before: params.before,
         limit,
     };
+    // One query at a time, its answer built off the workers (see AppState::audit_queries).
+    let _turn = state
+        .audit_queries
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("audit queue closed: {e}")))?;
     let entries = state.store().audit(&query).await?;
-    let next_before = (entries.len() == limit)
-        .then(|| entries.last().map(|e| e.id))
-        .flatten();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "entries": entries,
-        "next_before": next_before,
-    })))
+    let body = tokio::task::spawn_blocking(move || {
+        let next_before = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.id))
+            .flatten();
+        serde_json::to_vec(&serde_json::json!({
+            "entries": entries,
+            "next_before": next_before,
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("building the audit page: {e}")))?
+    .map_err(|e| ApiError::Internal(format!("serialising the audit page: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
