@@ -15,12 +15,18 @@ use switchyard_core::{Flag, KillSwitch};
 
 use chrono::{DateTime, Utc};
 
+use super::versions;
 use super::{
     AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
 };
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+/// The large whitelists history versions share (see `versions`): (flag key, whitelist id) →
+/// its JSON, written once; and how many versions refer to each.
+const SHARED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("history_whitelists");
+const SHARED_REFS: TableDefinition<(&str, &str), u64> =
+    TableDefinition::new("history_whitelist_refs");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// The audit trail's indexes: (`"flag"` or `"actor"`, its value, entry id), so a filtered
 /// query reads only the entries it returns instead of scanning the whole log.
@@ -82,6 +88,8 @@ impl EmbeddedStore {
             txn.open_table(table).map_err(db_err)?;
         }
         txn.open_table(HISTORY).map_err(db_err)?;
+        txn.open_table(SHARED).map_err(db_err)?;
+        txn.open_table(SHARED_REFS).map_err(db_err)?;
         txn.open_table(AUDIT).map_err(db_err)?;
         index_audit(&txn)?;
         txn.commit().map_err(db_err)?;
@@ -150,6 +158,44 @@ fn index_audit(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The shared whitelists of history versions and their reference counts, in one write.
+struct Shared<'t> {
+    users: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    refs: redb::Table<'t, (&'static str, &'static str), u64>,
+}
+
+impl Shared<'_> {
+    /// One more version refers to the shared whitelist `id` of `key`.
+    fn share(&mut self, key: &str, id: &str, users: &[u8]) -> Result<(), StoreError> {
+        let refs = self
+            .refs
+            .get((key, id))
+            .map_err(db_err)?
+            .map_or(0, |g| g.value());
+        if refs == 0 {
+            self.users.insert((key, id), users).map_err(db_err)?;
+        }
+        self.refs.insert((key, id), refs + 1).map_err(db_err)?;
+        Ok(())
+    }
+
+    /// One version less refers to it; the last one takes it along.
+    fn unshare(&mut self, key: &str, id: &str) -> Result<(), StoreError> {
+        let refs = self
+            .refs
+            .get((key, id))
+            .map_err(db_err)?
+            .map_or(0, |g| g.value());
+        if refs <= 1 {
+            self.refs.remove((key, id)).map_err(db_err)?;
+            self.users.remove((key, id)).map_err(db_err)?;
+        } else {
+            self.refs.insert((key, id), refs - 1).map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
 fn apply(
     txn: &redb::WriteTransaction,
     commit: Commit,
@@ -157,6 +203,10 @@ fn apply(
 ) -> Result<u64, StoreError> {
     let mut flags = txn.open_table(FLAGS).map_err(db_err)?;
     let mut history = txn.open_table(HISTORY).map_err(db_err)?;
+    let mut shared = Shared {
+        users: txn.open_table(SHARED).map_err(db_err)?,
+        refs: txn.open_table(SHARED_REFS).map_err(db_err)?,
+    };
     let mut tokens = txn.open_table(TOKENS).map_err(db_err)?;
     let mut meta = txn.open_table(META).map_err(db_err)?;
     let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
@@ -179,16 +229,31 @@ fn apply(
                 flags
                     .insert(flag.key.as_str(), bytes.as_slice())
                     .map_err(db_err)?;
+                let key = flag.key.as_str();
+                let version = versions::store(&flag);
+                if let Some((id, users)) = &version.whitelist {
+                    shared.share(key, id, users)?;
+                }
                 history
-                    .insert((flag.key.as_str(), flag.version), bytes.as_slice())
+                    .insert((key, flag.version), version.record.as_slice())
                     .map_err(db_err)?;
                 if let Some(keep) = history_limit
                     && let Some(oldest_kept) = (flag.version + 1).checked_sub(keep.get() as u64)
                 {
-                    let key = flag.key.as_str();
-                    history
-                        .retain_in((key, 0)..(key, oldest_kept), |_, _| false)
-                        .map_err(db_err)?;
+                    let mut dropped = Vec::new();
+                    for row in history
+                        .range((key, 0)..(key, oldest_kept))
+                        .map_err(db_err)?
+                    {
+                        let (k, record) = row.map_err(db_err)?;
+                        dropped.push((k.value().1, versions::shared_whitelist(record.value())?));
+                    }
+                    for (old, whitelist) in dropped {
+                        history.remove((key, old)).map_err(db_err)?;
+                        if let Some(id) = whitelist {
+                            shared.unshare(key, &id)?;
+                        }
+                    }
                 }
             }
             Change::DeleteFlag { key, expected } => {
@@ -310,13 +375,17 @@ impl Store for EmbeddedStore {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let table = txn.open_table(HISTORY).map_err(db_err)?;
+            let shared = txn.open_table(SHARED).map_err(db_err)?;
             let range = (key.as_str(), 0)..=(key.as_str(), u64::MAX);
-            let mut versions = Vec::new();
+            let mut found = Vec::new();
             for entry in table.range(range).map_err(db_err)? {
                 let (_, bytes) = entry.map_err(db_err)?;
-                versions.push(decode(bytes.value())?);
+                found.push(versions::load(bytes.value(), |id| {
+                    let users = shared.get((key.as_str(), id)).map_err(db_err)?;
+                    Ok(users.map(|g| g.value().to_vec()))
+                })?);
             }
-            Ok(versions)
+            Ok(found)
         })
         .await
     }

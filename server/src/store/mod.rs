@@ -12,6 +12,7 @@ use switchyard_core::Role;
 
 pub mod embedded;
 pub mod redis;
+pub mod versions;
 
 /// Everything evaluations need, read at one revision.
 #[derive(Clone, Debug, Default)]

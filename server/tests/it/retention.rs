@@ -39,7 +39,8 @@ async fn the_store_file_stops_growing_under_writes_to_a_full_flag() {
     }
     let later = store_bytes(&path);
     eprintln!("store file: {settled} bytes after 10 writes, {later} after 40");
-    // Before retention and compact audit entries, each of these writes added ~12.6 MB.
+    // Before retention, compact audit entries and shared whitelists in history, each of these
+    // writes added ~12.6 MB.
     assert!(
         later <= settled + settled / 5,
         "the store grew from {settled} to {later} bytes over 30 one-field writes"

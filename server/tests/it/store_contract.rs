@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use switchyard_core::{Flag, KillSwitch};
+use switchyard_core::{Flag, KillSwitch, Whitelist};
 use switchyard_server::auth::Role;
 use switchyard_server::store::embedded::EmbeddedStore;
 use switchyard_server::store::redis::RedisStore;
@@ -450,6 +450,92 @@ async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn history_shares_large_whitelists_and_drops_them_with_their_last_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start();
+    let keep = std::num::NonZeroUsize::new(3);
+    let stores: Vec<(&str, Arc<dyn Store>)> = vec![
+        (
+            "embedded",
+            Arc::new(EmbeddedStore::open_with(dir.path(), keep).unwrap()),
+        ),
+        (
+            "redis",
+            Arc::new(
+                RedisStore::connect_with(&redis.url(), "share", keep)
+                    .await
+                    .unwrap(),
+            ),
+        ),
+    ];
+    let users = |n: usize| Whitelist::new((0..n).map(|i| format!("user-{i}")));
+    for (name, store) in stores {
+        // v1–v3 share 100 users, v4 has 200, v5 has 100 again, v6 has 10 (inline).
+        let whitelists = [100, 100, 100, 200, 100, 10];
+        for (i, n) in whitelists.iter().enumerate() {
+            let v = i as u64 + 1;
+            let flag = Flag {
+                version: v,
+                whitelist: users(*n),
+                description: format!("v{v}"),
+                ..Flag::new("f")
+            };
+            let expected = (v > 1).then(|| v - 1);
+            store
+                .commit(Commit {
+                    changes: vec![Change::PutFlag { flag, expected }],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let history = store.history("f").await.unwrap();
+        let kept: Vec<(u64, usize)> = history
+            .iter()
+            .map(|f| (f.version, f.whitelist.len()))
+            .collect();
+        assert_eq!(kept, [(4, 200), (5, 100), (6, 10)], "{name}");
+        assert_eq!(history[1].whitelist, users(100), "{name}");
+        assert_eq!(history[1].description, "v5", "{name}");
+    }
+    // In Redis the whitelist of 100 is still referred to by v5, the one of 200 by v4; after
+    // two more versions without them both are gone.
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let shared: usize = ::redis::cmd("HLEN")
+        .arg("share:history:f:wl")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(shared, 2);
+    let store = RedisStore::connect_with(&redis.url(), "share", keep)
+        .await
+        .unwrap();
+    for v in 7..=8 {
+        let flag = Flag {
+            version: v,
+            ..Flag::new("f")
+        };
+        store
+            .commit(Commit {
+                changes: vec![Change::PutFlag {
+                    flag,
+                    expected: Some(v - 1),
+                }],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let shared: usize = ::redis::cmd("HLEN")
+        .arg("share:history:f:wl")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(shared, 0, "a whitelist no version refers to is dropped");
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 mod scripts;
 
 use self::scripts::{COMMIT_LUA, RAISE_LUA};
+use super::versions;
 use super::{
     AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
 };
@@ -322,37 +323,44 @@ async fn subscribe(client: Client, channel: String, notify: watch::Sender<u64>) 
     }
 }
 
-/// One change as the script's four arguments: op, key, expected version, payload.
-fn script_args(change: &Change) -> [String; 4] {
+/// One change as the script's seven arguments: op, key, expected version, payload, and for a
+/// flag its history record, shared whitelist id and whitelist (see `store::versions`).
+fn script_args(change: &Change) -> [String; 7] {
     let version = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let plain = |op: &str, key: &str, expected: String, payload: String| {
+        [
+            op.into(),
+            key.into(),
+            expected,
+            payload,
+            String::new(),
+            String::new(),
+            String::new(),
+        ]
+    };
     match change {
-        Change::PutFlag { flag, expected } => [
-            "put".into(),
-            flag.key.clone(),
-            version(*expected),
-            encode(flag),
-        ],
-        Change::DeleteFlag { key, expected } => [
-            "delete".into(),
-            key.clone(),
-            version(Some(*expected)),
-            String::new(),
-        ],
-        Change::SetGlobalKillSwitch(switch) => {
-            ["kill".into(), String::new(), String::new(), encode(switch)]
+        Change::PutFlag { flag, expected } => {
+            let stored = versions::store(flag);
+            let (id, users) = stored.whitelist.unwrap_or_default();
+            let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap_or_default();
+            [
+                "put".into(),
+                flag.key.clone(),
+                version(*expected),
+                encode(flag),
+                text(stored.record),
+                id,
+                text(users),
+            ]
         }
-        Change::CreateToken(record) => [
-            "token_create".into(),
-            record.id.clone(),
-            String::new(),
-            encode(record),
-        ],
-        Change::RevokeToken { id } => [
-            "token_revoke".into(),
-            id.clone(),
-            String::new(),
-            String::new(),
-        ],
+        Change::DeleteFlag { key, expected } => {
+            plain("delete", key, version(Some(*expected)), String::new())
+        }
+        Change::SetGlobalKillSwitch(switch) => plain("kill", "", String::new(), encode(switch)),
+        Change::CreateToken(record) => {
+            plain("token_create", &record.id, String::new(), encode(record))
+        }
+        Change::RevokeToken { id } => plain("token_revoke", id, String::new(), String::new()),
     }
 }
 
@@ -450,13 +458,34 @@ impl Store for RedisStore {
 
     async fn history(&self, key: &str) -> Result<Vec<Flag>, StoreError> {
         let mut conn = self.conn.clone();
-        let raw: Vec<String> = conn
-            .hvals(self.key(&format!("history:{key}")))
-            .await
-            .map_err(unavailable)?;
-        let mut versions: Vec<Flag> = raw.iter().map(|r| decode(r)).collect::<Result<_, _>>()?;
-        versions.sort_by_key(|f| f.version);
-        Ok(versions)
+        let history = self.key(&format!("history:{key}"));
+        let raw: Vec<String> = conn.hvals(&history).await.map_err(unavailable)?;
+        let mut ids = Vec::new();
+        for record in &raw {
+            ids.extend(versions::shared_whitelist(record.as_bytes())?);
+        }
+        ids.sort();
+        ids.dedup();
+        let shared: Vec<Option<String>> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            redis::cmd("HMGET")
+                .arg(format!("{history}:wl"))
+                .arg(&ids)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?
+        };
+        let lookup = |id: &str| {
+            let at = ids.binary_search_by(|i| i.as_str().cmp(id)).ok();
+            Ok(at.and_then(|at| shared[at].clone()).map(String::into_bytes))
+        };
+        let mut found: Vec<Flag> = raw
+            .iter()
+            .map(|r| versions::load(r.as_bytes(), lookup))
+            .collect::<Result<_, _>>()?;
+        found.sort_by_key(|f| f.version);
+        Ok(found)
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

@@ -9,7 +9,8 @@ local m = tonumber(ARGV[3])
 local keep = tonumber(ARGV[4])
 local flags, tokens = p .. ':flags', p .. ':tokens'
 local base = 5
-local function arg(i, field) return ARGV[base + i * 4 + field] end
+local per = 7
+local function arg(i, field) return ARGV[base + i * per + field] end
 local function version_of(key)
   local raw = redis.call('HGET', flags, key)
   if not raw then return nil end
@@ -52,11 +53,26 @@ for i = 0, n - 1 do
     redis.call('HSET', flags, key, payload)
     local version = string.format('%d', cjson.decode(payload)['version'])
     local history = p .. ':history:' .. key
-    redis.call('HSET', history, version, payload)
+    local record, wl_id = arg(i, 4), arg(i, 5)
+    -- A large whitelist is kept once per flag, counted by the versions that refer to it.
+    if wl_id ~= '' then
+      if redis.call('HINCRBY', history .. ':wl_refs', wl_id, 1) == 1 then
+        redis.call('HSET', history .. ':wl', wl_id, arg(i, 6))
+      end
+    end
+    redis.call('HSET', history, version, record)
     if keep > 0 then
       local oldest = tonumber(version) - keep + 1
       for _, v in ipairs(redis.call('HKEYS', history)) do
-        if tonumber(v) < oldest then redis.call('HDEL', history, v) end
+        if tonumber(v) < oldest then
+          local ref = cjson.decode(redis.call('HGET', history, v))['whitelist_ref']
+          if type(ref) == 'string' and
+             redis.call('HINCRBY', history .. ':wl_refs', ref, -1) <= 0 then
+            redis.call('HDEL', history .. ':wl_refs', ref)
+            redis.call('HDEL', history .. ':wl', ref)
+          end
+          redis.call('HDEL', history, v)
+        end
       end
     end
   elseif op == 'delete' then
@@ -72,7 +88,7 @@ end
 for j = 0, m - 1 do
   seq = seq + 1
   local id = string.format('%d', seq)
-  local at = base + n * 4 + j * 3
+  local at = base + n * per + j * 3
   redis.call('XADD', p .. ':audit', id .. '-0', 'e', ARGV[at])
   if ARGV[at + 1] ~= '' then
     redis.call('ZADD', p .. ':audit:flag:' .. ARGV[at + 1], seq, id)
