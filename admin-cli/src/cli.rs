@@ -88,3 +88,33 @@ pub enum Command {
     /// Print shell completions.
     Completions(commands::completions::CompletionsArgs),
 }
+
+impl Command {
+    /// The flag a command is about, when it names one: a 404 on it gets a "did you mean".
+    pub fn flag_key(&self) -> Option<&str> {
+        use commands::edit::{MarketsCommand, WhitelistCommand};
+        use commands::flags::FlagsCommand;
+        match self {
+            Command::Flags(FlagsCommand::Get { flag } | FlagsCommand::Delete { flag, .. }) => {
+                Some(flag)
+            }
+            Command::Enable(args) | Command::Disable(args) | Command::History(args) => {
+                Some(&args.flag)
+            }
+            Command::Rollout(args) => Some(&args.flag),
+            Command::Whitelist(
+                WhitelistCommand::Add { flag, .. }
+                | WhitelistCommand::Remove { flag, .. }
+                | WhitelistCommand::List { flag },
+            ) => Some(flag),
+            Command::Markets(MarketsCommand::Set { flag, .. } | MarketsCommand::Clear { flag }) => {
+                Some(flag)
+            }
+            Command::Kill(args) => args.flag.as_deref(),
+            Command::Unkill(args) => args.flag.as_deref(),
+            Command::Rollback(args) => Some(&args.flag),
+            Command::Eval(args) => Some(&args.flag),
+            _ => None,
+        }
+    }
+}

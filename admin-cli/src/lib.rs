@@ -51,7 +51,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         out: Output { json: global.json },
         yes: global.yes,
     };
-    match cli.command {
+    let key = cli.command.flag_key().map(str::to_owned);
+    let result = match cli.command {
         Command::Flags(cmd) => commands::flags::run(&ctx, cmd).await,
         Command::Enable(args) => commands::edit::enable(&ctx, args, true).await,
         Command::Disable(args) => commands::edit::enable(&ctx, args, false).await,
@@ -69,5 +70,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Eval(args) => commands::eval::run(&ctx, args).await,
         Command::Tokens(cmd) => commands::tokens::run(&ctx, cmd).await,
         Command::Completions(args) => commands::completions::run(args),
+    };
+    match (result, key) {
+        (Err(CliError::NotFound(message)), Some(key)) => {
+            Err(CliError::NotFound(match did_you_mean(&ctx, &key).await {
+                Some(near) => format!("{message}; did you mean {near}?"),
+                None => message,
+            }))
+        }
+        (result, _) => result,
     }
+}
+
+/// The existing flag key nearest to `key` (a typo or two away), if there is one.
+async fn did_you_mean(ctx: &Ctx, key: &str) -> Option<String> {
+    let list = ctx.api.get("/v1/flags").await.ok()?;
+    let keys = list["flags"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f["key"].as_str());
+    let (distance, near) = keys
+        .map(|k| (strsim::levenshtein(key, k), k))
+        .filter(|(d, k)| *d > 0 && *k != key)
+        .min()?;
+    (distance <= (key.len() / 3).max(2)).then(|| near.to_owned())
 }

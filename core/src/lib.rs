@@ -11,12 +11,14 @@
 //! - [`validate`]: rejects impossible flags, reporting every problem at once.
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
 //! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
+//! - [`patch`]: `FlagPatch`, a partial change (the server applies it, the CLI builds it).
 
 pub mod bucket;
 pub mod context;
 pub mod eval;
 pub mod model;
 pub mod openfeature;
+pub mod patch;
 pub mod role;
 pub mod validate;
 
@@ -26,6 +28,7 @@ pub use model::{
     Context, Decision, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot, Variant,
     Whitelist,
 };
+pub use patch::FlagPatch;
 pub use role::Role;
 pub use validate::{
     Limits, MAX_VERSION, Problem, ValidationError, validate_context, validate_export,

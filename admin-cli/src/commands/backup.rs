@@ -164,6 +164,21 @@ pub async fn import(ctx: &Ctx, args: ImportArgs) -> Result<(), CliError> {
         });
         return Ok(());
     }
+    // Nothing would change: nothing to confirm, nothing to write.
+    let empty = |field: &str| plan[field].as_array().is_none_or(Vec::is_empty);
+    if empty("created")
+        && empty("updated")
+        && empty("deleted")
+        && plan["global_kill_switch_changed"] != true
+    {
+        ctx.out.print(&plan, || {
+            format!(
+                "nothing to import: the server already holds {} ({mode})",
+                args.file.display()
+            )
+        });
+        return Ok(());
+    }
     if !ctx.out.json {
         println!(
             "import ({mode}) of {}:\n{}",

@@ -4,7 +4,8 @@
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
+use switchyard_core::{Flag, FlagPatch, Markets};
 
 use super::flag_path;
 use crate::Ctx;
@@ -77,19 +78,28 @@ pub enum MarketsCommand {
 }
 
 /// Reads the flag, asks `patch` for the change (None: nothing to do), and writes it with the
-/// version read; retries on a concurrent change. Returns (before, after).
+/// version read; retries on a concurrent change. Returns (before, after) as the server sent
+/// them. The flag is read and the change built with the core's own types.
 async fn edit(
     ctx: &Ctx,
     key: &str,
-    patch: impl Fn(&Value) -> Option<Value>,
+    patch: impl Fn(&Flag) -> Option<FlagPatch>,
 ) -> Result<(Value, Value), CliError> {
     let path = flag_path(key)?;
     for _ in 0..ATTEMPTS {
         let before = ctx.api.get(&path).await?;
-        let Some(mut body) = patch(&before) else {
+        let flag: Flag = serde_json::from_value(before.clone()).map_err(|e| {
+            CliError::Server(format!("the server sent a flag this CLI cannot read: {e}"))
+        })?;
+        let Some(change) = patch(&flag) else {
             return Ok((before.clone(), before));
         };
-        body["expected_version"] = before["version"].clone();
+        let change = FlagPatch {
+            expected_version: Some(flag.version),
+            ..change
+        };
+        let body = serde_json::to_value(&change)
+            .map_err(|e| CliError::Usage(format!("cannot write the change: {e}")))?;
         match ctx.api.call(Method::PATCH, &path, Some(&body)).await {
             Ok(after) => return Ok((before, after)),
             Err(CliError::Conflict(_)) => {
@@ -130,7 +140,10 @@ fn report(
 /// `enable` / `disable`.
 pub async fn enable(ctx: &Ctx, args: FlagArg, on: bool) -> Result<(), CliError> {
     let (before, after) = edit(ctx, &args.flag, |f| {
-        (f["enabled"] != json!(on)).then(|| json!({"enabled": on}))
+        (f.enabled != on).then(|| FlagPatch {
+            enabled: Some(on),
+            ..FlagPatch::default()
+        })
     })
     .await?;
     report(
@@ -152,9 +165,11 @@ pub async fn rollout(ctx: &Ctx, args: RolloutArgs) -> Result<(), CliError> {
             ctx.yes,
         )?;
     }
-    let want = json!(args.percent);
     let (before, after) = edit(ctx, &args.flag, |f| {
-        (f["rollout_percentage"] != want).then(|| json!({"rollout_percentage": want}))
+        (f.rollout_percentage != args.percent).then(|| FlagPatch {
+            rollout_percentage: Some(args.percent),
+            ..FlagPatch::default()
+        })
     })
     .await?;
     report(
@@ -191,21 +206,23 @@ fn users(flag: &Value) -> Vec<String> {
 
 /// `whitelist add|remove|list`.
 pub async fn whitelist(ctx: &Ctx, cmd: WhitelistCommand) -> Result<(), CliError> {
-    let (key, body_key, listed) = match cmd {
+    let (key, adding, listed) = match cmd {
         WhitelistCommand::List { flag } => {
             let found = ctx.api.get(&flag_path(&flag)?).await?;
             ctx.out
                 .print(&found["whitelist"], || users(&found).join("\n"));
             return Ok(());
         }
-        WhitelistCommand::Add { flag, users } => (flag, "whitelist_add", split_commas(users)),
-        WhitelistCommand::Remove { flag, users } => (flag, "whitelist_remove", split_commas(users)),
+        WhitelistCommand::Add { flag, users } => (flag, true, split_commas(users)),
+        WhitelistCommand::Remove { flag, users } => (flag, false, split_commas(users)),
     };
-    let adding = body_key == "whitelist_add";
     let (before, after) = edit(ctx, &key, |f| {
-        let current = users(f);
-        let needed = listed.iter().any(|u| current.contains(u) != adding);
-        needed.then(|| json!({ body_key: listed }))
+        let needed = listed.iter().any(|u| f.whitelist.contains(u) != adding);
+        needed.then(|| FlagPatch {
+            whitelist_add: adding.then(|| listed.clone()),
+            whitelist_remove: (!adding).then(|| listed.clone()),
+            ..FlagPatch::default()
+        })
     })
     .await?;
     report(
@@ -225,11 +242,12 @@ pub async fn markets(ctx: &Ctx, cmd: MarketsCommand) -> Result<(), CliError> {
         MarketsCommand::Set { flag, codes } => (flag, split_commas(codes)),
         MarketsCommand::Clear { flag } => (flag, Vec::new()),
     };
-    let mut wanted: Vec<String> = codes.iter().map(|c| c.to_ascii_uppercase()).collect();
-    wanted.sort();
-    wanted.dedup();
+    let wanted = Markets::new(&codes);
     let (before, after) = edit(ctx, &key, |f| {
-        (f["markets"] != json!(wanted)).then(|| json!({"markets": codes}))
+        (f.markets != wanted).then(|| FlagPatch {
+            markets: Some(wanted.clone()),
+            ..FlagPatch::default()
+        })
     })
     .await?;
     let shown = |f: &Value| {

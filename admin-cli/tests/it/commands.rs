@@ -223,6 +223,13 @@ async fn history_rollback_export_import_eval_offline() {
             .len(),
         1
     );
+    // The same backup again: nothing would change, so nothing is asked (no --yes needed).
+    let again = ok(&s, &["import", file]).await;
+    assert!(
+        again.stdout.contains("nothing to import"),
+        "{}",
+        again.stdout
+    );
 }
 
 #[tokio::test]

@@ -77,3 +77,62 @@ fn words_split_like_a_shell() {
         ["switchyard", "audit", "--flag", "a b"]
     );
 }
+
+/// The `switchyard` lines of the ```sh block under `heading` in `text`, each with the output
+/// lines shown after it (`#   …`).
+fn block(text: &str, heading: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has no {heading:?}"));
+    let mut steps: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut in_sh = false;
+    for line in text[start..].lines() {
+        let line = line.trim();
+        if line.starts_with("```") {
+            if in_sh {
+                break;
+            }
+            in_sh = line == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        if line.starts_with("switchyard ") {
+            steps.push((words(line), Vec::new()));
+        } else if let Some(shown) = line.strip_prefix("#   ")
+            && let Some((_, expected)) = steps.last_mut()
+        {
+            expected.push(shown.trim().to_owned());
+        }
+    }
+    steps
+}
+
+/// The README's CLI walk-throughs, run in order on a fresh `--demo` server as a reader
+/// would: every command succeeds and prints the output the README shows under it.
+#[tokio::test]
+async fn the_readme_cli_blocks_run_as_shown_on_a_demo_server() {
+    let server = crate::helpers::demo_server().await;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut shown = 0;
+    for heading in ["### Responding to an incident", "### A progressive rollout"] {
+        for (args, expected) in block(&readme, heading) {
+            // What asks for confirmation on a terminal is confirmed, as a reader would.
+            let mut args: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+            args.push("--yes");
+            let run = crate::helpers::ok(&server, &args).await;
+            for line in &expected {
+                assert!(
+                    run.stdout.lines().any(|out| out.trim() == line),
+                    "`switchyard {}` printed:\n{}\nnot the README's line:\n{line}",
+                    args.join(" "),
+                    run.stdout
+                );
+                shown += 1;
+            }
+        }
+    }
+    assert!(shown >= 5, "only {shown} shown outputs were checked");
+}

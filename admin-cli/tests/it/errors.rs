@@ -15,6 +15,13 @@ async fn each_kind_of_failure_has_its_message_and_exit_code() {
     let viewer_token = issued["token"].as_str().unwrap().to_owned();
     let cases: Vec<(Option<&str>, Vec<&str>, i32, &str)> = vec![
         (Some(ADMIN), vec!["flags", "get", "missing"], 4, "not found"),
+        // A typo gets the nearest key.
+        (
+            Some(ADMIN),
+            vec!["rollout", "fx", "5"],
+            4,
+            "did you mean f?",
+        ),
         (Some(ADMIN), vec!["flags", "create", "f"], 5, "conflict"),
         (
             Some(ADMIN),

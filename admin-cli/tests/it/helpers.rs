@@ -13,6 +13,15 @@ pub struct Server {
 }
 
 pub async fn server() -> Server {
+    start(false).await
+}
+
+/// A server seeded with the demo flags, as `switchyard-server --demo` starts.
+pub async fn demo_server() -> Server {
+    start(true).await
+}
+
+async fn start(demo: bool) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
@@ -21,6 +30,7 @@ pub async fn server() -> Server {
     settings.store.data_dir = data.path().to_owned();
     settings.admin_token = Some(ADMIN.into());
     settings.sdk_token = Some(SDK.into());
+    settings.demo = demo;
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

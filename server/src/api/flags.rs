@@ -9,9 +9,10 @@ use switchyard_core::Flag;
 
 use super::{Body, if_match, none_match, parse_json, parse_optional_json, resource};
 use crate::auth::{Admin, Auth, Editor, Viewer};
-use crate::changes::{FlagInput, FlagPatch};
+use crate::changes::FlagInput;
 use crate::error::ApiError;
 use crate::state::AppState;
+use switchyard_core::FlagPatch;
 
 /// Registers the flag routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,8 +1,8 @@
 //! Flag changes: create or replace (`PUT`), patch, delete, roll back.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use switchyard_core::validate::validate_key;
-use switchyard_core::{Flag, FlagSpec, Markets, Whitelist};
+use switchyard_core::{Flag, FlagPatch, FlagSpec};
 
 use super::diff::audited;
 use super::{ChangeError, Writer, conflict, reason, to_value};
@@ -65,106 +65,6 @@ impl FlagInput {
         Ok(FlagInput {
             envelope: serde_json::from_value(envelope.into()).map_err(invalid)?,
             spec: serde_json::from_value(object.into()).map_err(invalid)?,
-        })
-    }
-}
-
-/// A partial change, as `PATCH /v1/flags/{key}` takes it: absent fields stay as they are.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlagPatch {
-    description: Option<String>,
-    enabled: Option<bool>,
-    rollout_percentage: Option<u32>,
-    /// `null` clears the group (back to the key).
-    #[serde(default, deserialize_with = "present")]
-    group_id: Option<Option<String>>,
-    markets: Option<Markets>,
-    whitelist: Option<Whitelist>,
-    /// Users to add to the whitelist.
-    whitelist_add: Option<Vec<String>>,
-    /// Users to remove from the whitelist.
-    whitelist_remove: Option<Vec<String>>,
-    /// Refused: only the kill endpoints change a kill switch (SPEC §6).
-    kill_switch: Option<bool>,
-    expected_version: Option<u64>,
-    reason: Option<String>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
-impl FlagPatch {
-    fn is_empty(&self) -> bool {
-        let FlagPatch {
-            description,
-            enabled,
-            rollout_percentage,
-            group_id,
-            markets,
-            whitelist,
-            whitelist_add,
-            whitelist_remove,
-            kill_switch: _,
-            expected_version: _,
-            reason: _,
-        } = self;
-        description.is_none()
-            && enabled.is_none()
-            && rollout_percentage.is_none()
-            && group_id.is_none()
-            && markets.is_none()
-            && whitelist.is_none()
-            && whitelist_add.is_none()
-            && whitelist_remove.is_none()
-    }
-
-    /// `flag` with the patch applied. Both the patch and the flag's spec are destructured
-    /// without `..`: a field added to either is a compile error here.
-    fn apply(&self, flag: Flag) -> Flag {
-        let FlagPatch {
-            description,
-            enabled,
-            rollout_percentage,
-            group_id,
-            markets,
-            whitelist,
-            whitelist_add,
-            whitelist_remove,
-            kill_switch: _,
-            expected_version: _,
-            reason: _,
-        } = self;
-        let FlagSpec {
-            description: old_description,
-            enabled: old_enabled,
-            rollout_percentage: old_rollout,
-            group_id: old_group,
-            markets: old_markets,
-            whitelist: old_whitelist,
-        } = flag.spec();
-        let mut whitelist = whitelist.clone().unwrap_or(old_whitelist);
-        if whitelist_add.is_some() || whitelist_remove.is_some() {
-            // A set: removing 10,000 users from 10,000 stays linear.
-            let remove: std::collections::HashSet<&str> = whitelist_remove
-                .iter()
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            let users = whitelist.sorted().into_iter().map(str::to_owned);
-            let added = whitelist_add.iter().flatten().cloned();
-            let users = users.chain(added).filter(|u| !remove.contains(u.as_str()));
-            whitelist = Whitelist::new(users);
-        }
-        flag.with_spec(FlagSpec {
-            description: description.clone().unwrap_or(old_description),
-            enabled: enabled.unwrap_or(old_enabled),
-            rollout_percentage: rollout_percentage.unwrap_or(old_rollout),
-            group_id: group_id.clone().unwrap_or(old_group),
-            markets: markets.clone().unwrap_or(old_markets),
-            whitelist,
         })
     }
 }

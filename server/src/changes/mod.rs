@@ -32,7 +32,7 @@ pub mod kill;
 pub mod tokens;
 
 pub use error::ChangeError;
-pub use flags::{FlagInput, FlagPatch};
+pub use flags::FlagInput;
 pub use import::{ImportMode, ImportPlan};
 pub use tokens::{IssuedToken, TokenInfo};
 
