@@ -92,7 +92,13 @@ impl FromRequest for Body {
                 }
                 Ok(Body(body.freeze()))
             };
-            // A slow body ties up a connection whatever the token: bounded in time (408).
+            // Most bodies are already in the buffer: read them without arming a timer (one
+            // per request on the evaluation path otherwise). A body still on its way is
+            // bounded in time, whatever the token (408).
+            let mut read = std::pin::pin!(read);
+            if let Some(body) = futures_util::FutureExt::now_or_never(read.as_mut()) {
+                return body;
+            }
             tokio::time::timeout(Duration::from_secs(timeout), read)
                 .await
                 .unwrap_or_else(|_| {
