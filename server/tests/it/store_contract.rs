@@ -24,10 +24,21 @@ enum Guard {
 
 /// Every store under test, each with its guard.
 async fn stores() -> Vec<(&'static str, Arc<dyn Store>, Guard)> {
+    stores_keeping(None).await
+}
+
+/// Every store under test, keeping at most `keep` versions of each flag's history.
+async fn stores_keeping(
+    keep: Option<std::num::NonZeroUsize>,
+) -> Vec<(&'static str, Arc<dyn Store>, Guard)> {
     let dir = tempfile::tempdir().unwrap();
-    let embedded = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let embedded = Arc::new(EmbeddedStore::open_with(dir.path(), keep).unwrap());
     let redis = RedisServer::start();
-    let redis_store = Arc::new(RedisStore::connect(&redis.url(), "contract").await.unwrap());
+    let redis_store = Arc::new(
+        RedisStore::connect_with(&redis.url(), "contract", keep)
+            .await
+            .unwrap(),
+    );
     vec![
         ("embedded", embedded, Guard::Dir(dir)),
         ("redis", redis_store, Guard::Redis(redis)),
@@ -379,24 +390,7 @@ async fn raise_moves_the_revision_and_floor_up_never_down() {
 
 #[tokio::test]
 async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start();
-    let keep = std::num::NonZeroUsize::new(3);
-    let stores: Vec<(&str, Arc<dyn Store>)> = vec![
-        (
-            "embedded",
-            Arc::new(EmbeddedStore::open_with(dir.path(), keep).unwrap()),
-        ),
-        (
-            "redis",
-            Arc::new(
-                RedisStore::connect_with(&redis.url(), "keep", keep)
-                    .await
-                    .unwrap(),
-            ),
-        ),
-    ];
-    for (name, store) in stores {
+    for (name, store, _guard) in stores_keeping(std::num::NonZeroUsize::new(3)).await {
         let mut old = entry("alice", Some("f"));
         old.at = Utc::now() - chrono::Duration::days(30);
         store
@@ -454,25 +448,10 @@ async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
 
 #[tokio::test]
 async fn history_shares_large_whitelists_and_drops_them_with_their_last_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start();
     let keep = std::num::NonZeroUsize::new(3);
-    let stores: Vec<(&str, Arc<dyn Store>)> = vec![
-        (
-            "embedded",
-            Arc::new(EmbeddedStore::open_with(dir.path(), keep).unwrap()),
-        ),
-        (
-            "redis",
-            Arc::new(
-                RedisStore::connect_with(&redis.url(), "share", keep)
-                    .await
-                    .unwrap(),
-            ),
-        ),
-    ];
+    let stores = stores_keeping(keep).await;
     let users = |n: usize| Whitelist::new((0..n).map(|i| format!("user-{i}")));
-    for (name, store) in stores {
+    for (name, store, _) in &stores {
         // v1–v3 share 100 users, v4 has 200, v5 has 100 again, v6 has 10 (inline).
         let whitelists = [100, 100, 100, 200, 100, 10];
         for (i, n) in whitelists.iter().enumerate() {
@@ -503,17 +482,18 @@ async fn history_shares_large_whitelists_and_drops_them_with_their_last_version(
     }
     // In Redis the whitelist of 100 is still referred to by v5, the one of 200 by v4; after
     // two more versions without them both are gone.
+    let Some((_, store, Guard::Redis(redis))) = stores.iter().find(|(n, _, _)| *n == "redis")
+    else {
+        panic!("no Redis store under test");
+    };
     let client = ::redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let shared: usize = ::redis::cmd("HLEN")
-        .arg("share:history:f:wl")
+        .arg("contract:history:f:wl")
         .query_async(&mut conn)
         .await
         .unwrap();
     assert_eq!(shared, 2);
-    let store = RedisStore::connect_with(&redis.url(), "share", keep)
-        .await
-        .unwrap();
     for v in 7..=8 {
         let flag = Flag {
             version: v,
@@ -531,7 +511,7 @@ async fn history_shares_large_whitelists_and_drops_them_with_their_last_version(
             .unwrap();
     }
     let shared: usize = ::redis::cmd("HLEN")
-        .arg("share:history:f:wl")
+        .arg("contract:history:f:wl")
         .query_async(&mut conn)
         .await
         .unwrap();
