@@ -97,6 +97,10 @@ impl Tokens {
     /// revoked one; when the set changes, [`Tokens::changes`] fires.
     pub fn set_stored(&self, records: &[TokenRecord]) {
         let old = self.known.load();
+        // By hash, so a reload (after every write) stays linear in the number of tokens.
+        let previous: std::collections::HashMap<Words, &Known> =
+            old.iter().map(|k| (k.hash, k)).collect();
+        let mut kept = 0;
         let known: Vec<Known> = records
             .iter()
             .filter_map(|r| {
@@ -105,12 +109,12 @@ impl Tokens {
                     .map(|i| u8::from_str_radix(r.hash.get(i..i + 2)?, 16).ok())
                     .collect::<Option<Vec<u8>>>()?;
                 let hash = words(bytes.try_into().ok()?);
-                let kept = old
-                    .iter()
-                    .find(|k| k.hash == hash && k.caller.name == r.name && k.caller.role == r.role);
-                let caller = match kept {
-                    Some(k) => k.caller.clone(),
-                    None => Arc::new(Caller {
+                let caller = match previous.get(&hash) {
+                    Some(k) if k.caller.name == r.name && k.caller.role == r.role => {
+                        kept += 1;
+                        k.caller.clone()
+                    }
+                    _ => Arc::new(Caller {
                         name: r.name.clone(),
                         role: r.role,
                     }),
@@ -118,10 +122,7 @@ impl Tokens {
                 Some(Known { hash, caller })
             })
             .collect();
-        let same = known.len() == old.len()
-            && known
-                .iter()
-                .all(|k| old.iter().any(|o| Arc::ptr_eq(&o.caller, &k.caller)));
+        let same = known.len() == old.len() && kept == known.len();
         self.known.store(Arc::new(known));
         if !same {
             self.changed.send_modify(|n| *n = n.wrapping_add(1));
