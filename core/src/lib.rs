@@ -12,8 +12,10 @@
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
 //! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
 //! - [`patch`]: `FlagPatch`, a partial change (the server applies it, the CLI builds it).
+//! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (SPEC §10).
 
 pub mod bucket;
+pub mod client_id;
 pub mod context;
 pub mod eval;
 pub mod model;

@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisStore;
 use crate::wire::ProblemBodies;
-use crate::{api, demo, edge, sync};
+use crate::{api, demo, edge, fleet, sync};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -58,6 +58,11 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
+        let mut settings = settings;
+        settings
+            .server
+            .instance_id
+            .get_or_insert_with(|| fleet::default_id(port));
         let state = Arc::new(AppState::new(settings, store));
         // A store that is down now (Redis) must not stop the start: the instance serves as
         // soon as a first snapshot loads, and says not-ready until then.
@@ -78,6 +83,7 @@ impl Application {
         let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
         sync::spawn_sync(&state, interval);
         sync::spawn_retention(&state, RETENTION_EVERY);
+        fleet::beat::spawn_heartbeat(&state);
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();

@@ -57,6 +57,9 @@ pub struct ServerSettings {
     /// (`SWITCHYARD_SERVER__CORS_ORIGINS`, comma-separated; empty: no CORS at all).
     #[serde(deserialize_with = "list")]
     pub cors_origins: Vec<String>,
+    /// This instance's id in the fleet view (`SWITCHYARD_SERVER__INSTANCE_ID`); the host name
+    /// and port when unset.
+    pub instance_id: Option<String>,
 }
 
 /// A list given as a TOML array or as one comma-separated string (the environment's form).
@@ -91,6 +94,7 @@ impl Default for ServerSettings {
             hsts: false,
             body_timeout_secs: 10,
             cors_origins: Vec::new(),
+            instance_id: None,
         }
     }
 }
@@ -296,6 +300,17 @@ impl Settings {
                     ),
                 );
             }
+        }
+        if let Some(id) = &self.server.instance_id
+            && !switchyard_core::client_id::is_fleet_id(id)
+        {
+            return bad(
+                "SWITCHYARD_SERVER__INSTANCE_ID",
+                format!(
+                    "{id:?}: use 1 to {} letters, digits, '.', '_', '-' or ':'",
+                    switchyard_core::client_id::MAX_FLEET_ID
+                ),
+            );
         }
         if let Some(url) = &self.store.redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))

@@ -15,6 +15,7 @@
 //! - [`changes`]: every write, versioned, validated and audited.
 //! - [`error`]: `ApiError` and the only problem+json rendering.
 //! - [`store`]: the `Store` trait and its embedded (redb) implementation.
+//! - [`fleet`]: heartbeats, the SDKs streaming here, and whether the fleet serves a version.
 //! - [`sync`]: keeps the snapshot current (refresh after writes, periodic reconcile).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`logging`]: the log subscriber; the HTTP layer's parse errors counted, not flooded.
@@ -30,6 +31,7 @@ pub mod cors;
 pub mod demo;
 pub mod edge;
 pub mod error;
+pub mod fleet;
 pub mod logging;
 pub mod metrics;
 pub mod probe;

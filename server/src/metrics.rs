@@ -3,8 +3,8 @@
 //! at start, so counting an evaluation is one atomic add.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::time::Duration;
 
@@ -87,6 +87,30 @@ pub struct Metrics {
     pub body_timeouts: IntCounter,
     /// Requests the HTTP layer could not parse (synced from `logging` when scraped).
     malformed: IntCounter,
+    /// The fleet's instances as this instance last read them, by [`FLEET_STATES`].
+    pub fleet_instances: IntGaugeVec,
+    /// The SDKs streaming from this instance, by how many versions they are behind the
+    /// store ([`SDK_LAGS`]).
+    pub sdk_clients: IntGaugeVec,
+    /// Heartbeats this instance failed to write.
+    pub heartbeat_failures: IntCounter,
+}
+
+/// The `state` label of `switchyard_fleet_instances`: live and serving the store's version,
+/// live but behind it, and gone (no heartbeat for 3 s).
+pub const FLEET_STATES: [&str; 3] = ["live", "lagging", "gone"];
+
+/// The `behind` label of `switchyard_sdk_clients`: versions behind the store.
+pub const SDK_LAGS: [&str; 4] = ["0", "1", "2-9", "10+"];
+
+/// The [`SDK_LAGS`] label for an SDK `behind` versions behind.
+pub fn sdk_lag(behind: u64) -> &'static str {
+    match behind {
+        0 => SDK_LAGS[0],
+        1 => SDK_LAGS[1],
+        2..=9 => SDK_LAGS[2],
+        _ => SDK_LAGS[3],
+    }
 }
 
 impl Metrics {
@@ -124,6 +148,13 @@ impl Metrics {
         )
         .expect("valid metric");
         let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let gauges = |name: &str, help: &str, label: &str, values: &[&str]| {
+            let vec = IntGaugeVec::new(Opts::new(name, help), &[label]).expect("valid metric");
+            for value in values {
+                vec.with_label_values(&[value]).set(0);
+            }
+            vec
+        };
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
         let metrics = Metrics {
             decisions,
@@ -166,6 +197,22 @@ impl Metrics {
                 "switchyard_ratelimit_rejections_total",
                 "Admin writes refused by the rate limit",
             ),
+            fleet_instances: gauges(
+                "switchyard_fleet_instances",
+                "Instances in the fleet by state (live, lagging: live but behind the store, gone)",
+                "state",
+                &FLEET_STATES,
+            ),
+            sdk_clients: gauges(
+                "switchyard_sdk_clients",
+                "SDKs streaming from this instance, by versions behind the store",
+                "behind",
+                &SDK_LAGS,
+            ),
+            heartbeat_failures: counter(
+                "switchyard_fleet_heartbeat_failures_total",
+                "Heartbeats this instance could not write to the store",
+            ),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -185,6 +232,9 @@ impl Metrics {
             Box::new(metrics.stream_revocations.clone()),
             Box::new(metrics.body_timeouts.clone()),
             Box::new(metrics.malformed.clone()),
+            Box::new(metrics.fleet_instances.clone()),
+            Box::new(metrics.sdk_clients.clone()),
+            Box::new(metrics.heartbeat_failures.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("unique metric");

@@ -15,8 +15,12 @@ use switchyard_core::{Flag, Snapshot};
 use crate::changes::{Changes, Writer};
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::fleet::{FORGET_AFTER, FleetState};
 use crate::metrics::Metrics;
-use crate::store::{AuditEntry, AuditQuery, Loaded, Store, StoreError, TokenRecord};
+use crate::store::{
+    Ack, AuditEntry, AuditQuery, BeatReply, Fleet, Heartbeat, Loaded, Store, StoreError,
+    TokenRecord,
+};
 use crate::tokens::{Caller, Tokens};
 
 /// A snapshot and what every request for it shares: its JSON body and ETag are built once
@@ -83,6 +87,14 @@ impl Reads<'_> {
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.0.tokens().await
     }
+    /// Every instance's heartbeat (SPEC §10), aged by the store's clock.
+    pub async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError> {
+        self.0.fleet(forget_after).await
+    }
+    /// Removes this instance's heartbeat (a clean stop).
+    pub async fn leave(&self, id: &str) -> Result<(), StoreError> {
+        self.0.leave(id).await
+    }
     /// The store's signal that data may have changed elsewhere.
     pub fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         self.0.changes()
@@ -123,6 +135,8 @@ pub struct AppState {
     /// Audit queries run one at a time per instance, off the workers: a caller looping on
     /// `/v1/audit` waits its turn instead of taking the cores evaluations need.
     pub audit_queries: tokio::sync::Semaphore,
+    /// This instance in the fleet: its id, its SDKs, whether it follows the store.
+    pub fleet: FleetState,
     /// Open streams per token name, each capped at `limits.streams_per_token`.
     /// A std Mutex: it is never held across an await.
     streams: Mutex<HashMap<String, usize>>,
@@ -133,6 +147,7 @@ impl AppState {
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
         let per_minute =
             NonZeroU32::new(settings.server.writes_per_minute).unwrap_or(NonZeroU32::MIN);
+        let instance = settings.server.instance_id.clone().unwrap_or_default();
         let tokens = Tokens::new(
             settings.admin_token.as_deref(),
             settings.sdk_token.as_deref(),
@@ -152,6 +167,7 @@ impl AppState {
             versions: tokio::sync::watch::channel(0).0,
             stopping: tokio::sync::watch::channel(false).0,
             streams: Mutex::new(HashMap::new()),
+            fleet: FleetState::new(instance),
             audit_queries: tokio::sync::Semaphore::new(1),
         }
     }
@@ -159,6 +175,11 @@ impl AppState {
     /// The store, to read. Writes go through [`AppState::writer`].
     pub fn store(&self) -> Reads<'_> {
         Reads(self.store.as_ref())
+    }
+
+    /// Writes this instance's heartbeat, handing `forward` over (see `fleet::beat`).
+    pub async fn beat(&self, beat: &Heartbeat, forward: &[Ack]) -> Result<BeatReply, StoreError> {
+        self.store.beat(beat, forward, FORGET_AFTER).await
     }
 
     /// A writer for `caller`, or 429 when the caller is over its write rate.

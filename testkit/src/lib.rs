@@ -2,7 +2,11 @@
 //!
 //! # Layout
 //! - [`redis`]: `RedisServer`, a redis-server of the caller's own on a free port.
+//! - [`process`]: `ServerProcess`, a switchyard-server process, with real signals.
+//! - [`proxy`]: `Proxy`, a TCP proxy a test can freeze to cut a stream silently.
 
+pub mod process;
+pub mod proxy;
 pub mod redis;
 
 /// A port free on 127.0.0.1 right now (bound, then released).

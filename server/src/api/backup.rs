@@ -88,5 +88,5 @@ async fn import(
     let backup = parse_backup(&body.0)?;
     let writer = state.writer(auth.caller())?;
     let plan = writer.import(backup, params.mode, params.dry_run).await?;
-    Ok(HttpResponse::Ok().json(plan))
+    Ok(super::written(HttpResponse::Ok(), &writer).json(plan))
 }

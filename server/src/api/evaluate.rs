@@ -129,7 +129,15 @@ async fn snapshot(
     state: web::Data<AppState>,
     _: Auth<Sdk>,
 ) -> Result<HttpResponse, ApiError> {
+    let sdk = super::client_header(&req)?;
     let published = state.loaded_snapshot()?;
+    if let Some(sdk) = &sdk {
+        // Whether it gets the body or a 304, the SDK now has this version.
+        let fleet = &state.fleet;
+        fleet
+            .clients
+            .fetched(&fleet.id, sdk, published.snapshot.version);
+    }
     let etag = (header::ETAG, published.etag.clone());
     if none_match(req.headers(), &published.etag) {
         return Ok(HttpResponse::NotModified().insert_header(etag).finish());

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use switchyard_core::Flag;
 
-use super::{Body, if_match, none_match, parse_json, parse_optional_json, resource};
+use super::{Body, if_match, none_match, parse_json, parse_optional_json, resource, written};
 use crate::auth::{Admin, Auth, Editor, Viewer};
 use crate::changes::FlagInput;
 use crate::error::ApiError;
@@ -89,7 +89,7 @@ async fn put(
     } else {
         HttpResponse::Ok()
     };
-    Ok(flag_response(builder, &flag))
+    Ok(flag_response(written(builder, &writer), &flag))
 }
 
 async fn patch(
@@ -103,7 +103,7 @@ async fn patch(
     let change: FlagPatch = parse_json(&body.0)?;
     let writer = state.writer(auth.caller())?;
     let flag = writer.patch(&key, change, expected).await?;
-    Ok(flag_response(HttpResponse::Ok(), &flag))
+    Ok(flag_response(written(HttpResponse::Ok(), &writer), &flag))
 }
 
 #[derive(Default, Deserialize)]
@@ -124,7 +124,7 @@ async fn delete(
     let expected = expected(&req, request.expected_version)?;
     let writer = state.writer(auth.caller())?;
     let deleted = writer.delete(&key, expected, request.reason).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"deleted": deleted})))
+    Ok(written(HttpResponse::Ok(), &writer).json(serde_json::json!({"deleted": deleted})))
 }
 
 async fn history(
@@ -166,5 +166,5 @@ async fn rollback(
     let flag = writer
         .rollback(&key, request.to_version, expected, request.reason)
         .await?;
-    Ok(flag_response(HttpResponse::Ok(), &flag))
+    Ok(flag_response(written(HttpResponse::Ok(), &writer), &flag))
 }

@@ -54,7 +54,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
              it came back older (restarted empty, restored, or failed over) and has not yet \
              been moved past it"
         )),
-        (Ok(_), true) => None,
+        (Ok(_), true) => state.fleet.lag_problem(version),
     };
     match problem {
         None => HttpResponse::Ok().json(json!({

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::{Body, parse_json, resource};
+use super::{Body, parse_json, resource, written};
 use crate::auth::{Auth, Responder, Viewer};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,7 +37,7 @@ async fn kill_flag(
     let flag = writer
         .kill_flag(&key, request.active, request.reason)
         .await?;
-    Ok(HttpResponse::Ok().json(flag))
+    Ok(written(HttpResponse::Ok(), &writer).json(flag))
 }
 
 async fn kill_global(
@@ -48,7 +48,7 @@ async fn kill_global(
     let request: KillRequest = parse_json(&body.0)?;
     let writer = state.writer(auth.caller())?;
     let switch = writer.global_kill(request.active, request.reason).await?;
-    Ok(HttpResponse::Ok().json(switch))
+    Ok(written(HttpResponse::Ok(), &writer).json(switch))
 }
 
 async fn global_state(state: web::Data<AppState>, _: Auth<Viewer>) -> HttpResponse {

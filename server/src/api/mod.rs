@@ -12,6 +12,7 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use switchyard_core::Context;
+use switchyard_core::client_id::{CLIENT_HEADER, ClientHeader};
 
 use crate::config::ServerSettings;
 use crate::error::ApiError;
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod backup;
 pub mod evaluate;
 pub mod flags;
+pub mod fleet;
 pub mod health;
 pub mod kill;
 pub mod ofrep;
@@ -44,6 +46,36 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     tokens::configure(cfg);
     health::configure(cfg);
     stream::configure(cfg);
+    fleet::configure(cfg);
+}
+
+/// The header a write's answer carries: the snapshot version that serves the change, so a
+/// caller can wait for the whole fleet to serve it (`GET /v1/fleet/wait?version=N`).
+pub const SNAPSHOT_VERSION_HEADER: &str = "x-switchyard-snapshot-version";
+
+/// `builder` with [`SNAPSHOT_VERSION_HEADER`] when `writer` committed something.
+pub fn written(
+    mut builder: actix_web::HttpResponseBuilder,
+    writer: &crate::changes::Writer<'_>,
+) -> actix_web::HttpResponseBuilder {
+    if let Some(revision) = writer.committed_revision() {
+        builder.insert_header((SNAPSHOT_VERSION_HEADER, revision.to_string()));
+    }
+    builder
+}
+
+/// The SDK's `X-Switchyard-Client` header, if it sent one; a malformed one is a 400 that
+/// says what is wrong (the Rust SDK never sends one).
+pub fn client_header(req: &HttpRequest) -> Result<Option<ClientHeader>, ApiError> {
+    let Some(value) = req.headers().get(CLIENT_HEADER) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("X-Switchyard-Client: not ASCII".into()))?;
+    ClientHeader::parse(text)
+        .map(Some)
+        .map_err(|why| ApiError::BadRequest(format!("X-Switchyard-Client: {why}")))
 }
 
 /// A route whose other methods answer 405 (rewritten to problem+json like every error). It is

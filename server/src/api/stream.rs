@@ -2,15 +2,20 @@
 //! every change an `event: snapshot` carries the new version (`data: {"version": N}`); the SDK
 //! then fetches `/v1/snapshot` with its ETag. Comments (`: heartbeat`) keep idle connections
 //! alive and let clients notice a dead one.
+//!
+//! An SDK that names itself (`X-Switchyard-Client`, SPEC §10) is listed in this instance's
+//! heartbeat while its stream is open, at the version it sends as `Last-Event-ID` and then
+//! at each version it fetches. The answer names the instance (`X-Switchyard-Instance`), so
+//! the SDK can say where its stream is when a fetch lands on another instance.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use tokio::sync::watch;
 
-use super::resource;
+use super::{client_header, resource};
 use crate::auth::{Auth, Caller, Sdk};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,16 +25,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/stream").route(web::get().to(stream)));
 }
 
-/// One open stream, counted against its token's cap while it lives.
+/// One open stream, counted against its token's cap (and listed in the fleet when the SDK
+/// named itself) while it lives.
 struct Slot {
     state: web::Data<AppState>,
     caller: Arc<Caller>,
+    client: Option<String>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.state.close_stream(&self.caller);
+        if let Some(client) = &self.client {
+            self.state.fleet.clients.disconnect(client);
+        }
     }
+}
+
+/// The instance id header on stream answers.
+pub const INSTANCE_HEADER: &str = "x-switchyard-instance";
+
+/// The version an SDK says it has loaded when it (re)connects: the SSE `Last-Event-ID`,
+/// which is the version of the last `snapshot` event it handled.
+fn last_event_id(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get("last-event-id")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn snapshot_event(version: u64) -> Bytes {
@@ -55,10 +80,18 @@ enum Next {
     End,
 }
 
-async fn stream(state: web::Data<AppState>, auth: Auth<Sdk>) -> Result<HttpResponse, ApiError> {
+async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth<Sdk>,
+) -> Result<HttpResponse, ApiError> {
+    let sdk = client_header(&req)?;
     let every = Duration::from_secs(state.settings.server.stream_heartbeat_secs);
     let start = tokio::time::Instant::now() + every;
     state.open_stream(&auth.0)?;
+    if let Some(sdk) = &sdk {
+        state.fleet.clients.connect(sdk, last_event_id(&req));
+    }
     let feed = Feed {
         changes: state.versions.subscribe(),
         tokens: state.tokens.changes(),
@@ -68,6 +101,7 @@ async fn stream(state: web::Data<AppState>, auth: Auth<Sdk>) -> Result<HttpRespo
         slot: Slot {
             state: state.clone(),
             caller: auth.0,
+            client: sdk.map(|sdk| sdk.client),
         },
     };
     let events = futures_util::stream::unfold(feed, |mut feed| async move {
@@ -108,5 +142,6 @@ async fn stream(state: web::Data<AppState>, auth: Auth<Sdk>) -> Result<HttpRespo
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
+        .insert_header((INSTANCE_HEADER, state.fleet.id.as_str()))
         .streaming(events))
 }

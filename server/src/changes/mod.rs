@@ -13,6 +13,7 @@
 //! - [`error`] holds `ChangeError`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -76,6 +77,7 @@ impl Changes {
             changes: self,
             actor,
             follow,
+            revision: AtomicU64::new(0),
         }
     }
 
@@ -96,6 +98,8 @@ pub struct Writer<'a> {
     changes: &'a Changes,
     actor: &'a str,
     follow: &'a dyn Follow,
+    /// The store revision of this writer's last commit (0: none yet).
+    revision: AtomicU64,
 }
 
 fn to_value<T: Serialize>(value: &T) -> Value {
@@ -122,6 +126,12 @@ fn conflict(key: &str, expected: Option<u64>, current: Option<u64>) -> ChangeErr
 }
 
 impl Writer<'_> {
+    /// The snapshot version that serves this writer's changes (its last commit's revision),
+    /// if it committed any: what `GET /v1/fleet/wait` is asked to wait for.
+    pub fn committed_revision(&self) -> Option<u64> {
+        Some(self.revision.load(Ordering::Acquire)).filter(|r| *r > 0)
+    }
+
     fn audit(
         &self,
         action: &str,
@@ -154,7 +164,9 @@ impl Writer<'_> {
     /// Commits, then refreshes the snapshot so the change is served before the reply.
     async fn commit(&self, commit: Commit) -> Result<(), ChangeError> {
         match self.changes.store.commit(commit).await {
-            Ok(_) => {}
+            Ok(revision) => {
+                self.revision.fetch_max(revision, Ordering::AcqRel);
+            }
             Err(e @ StoreError::Unavailable(_)) => {
                 self.follow.store_failed(e.to_string());
                 return Err(e.into());

@@ -1,6 +1,8 @@
 //! The embedded store, the default: one redb file in the data dir, for a single instance.
 //! Each commit is one redb write transaction (version checks included), fsynced before it
 //! returns, so a restart keeps every flag, version, history and audit entry, and every token.
+//! Heartbeats are kept in memory (`store::fleet::MemoryFleet`): they describe the running
+//! process only.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,9 +17,11 @@ use switchyard_core::{Flag, KillSwitch};
 
 use chrono::{DateTime, Utc};
 
+use super::fleet::MemoryFleet;
 use super::versions;
 use super::{
-    AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit, Loaded,
+    Store, StoreError, TokenRecord,
 };
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
@@ -48,6 +52,7 @@ const KILL_SWITCH: &str = "global_kill_switch";
 pub struct EmbeddedStore {
     db: Arc<Database>,
     history_limit: HistoryLimit,
+    fleet: Arc<MemoryFleet>,
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
@@ -96,6 +101,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             db: Arc::new(db),
             history_limit,
+            fleet: Arc::default(),
         })
     }
 
@@ -508,5 +514,30 @@ impl Store for EmbeddedStore {
             Ok(records)
         })
         .await
+    }
+
+    async fn beat(
+        &self,
+        beat: &Heartbeat,
+        forward: &[Ack],
+        forget_after: std::time::Duration,
+    ) -> Result<BeatReply, StoreError> {
+        let acks = self.fleet.beat(beat, forward, forget_after);
+        Ok(BeatReply {
+            revision: self.revision().await?,
+            acks,
+        })
+    }
+
+    async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError> {
+        Ok(Fleet {
+            revision: self.revision().await?,
+            instances: self.fleet.read(forget_after),
+        })
+    }
+
+    async fn leave(&self, id: &str) -> Result<(), StoreError> {
+        self.fleet.leave(id);
+        Ok(())
     }
 }

@@ -10,7 +10,10 @@ use switchyard_core::{Flag, KillSwitch};
 
 use switchyard_core::Role;
 
+pub use self::fleet::{Ack, BeatReply, Fleet, Heartbeat, SdkSeen, SeenHeartbeat};
+
 pub mod embedded;
+pub mod fleet;
 pub mod redis;
 pub mod versions;
 
@@ -191,6 +194,20 @@ pub trait Store: Send + Sync + 'static {
     /// The highest flag version ever served from this store's data (see [`Store::raise`]):
     /// a flag created now starts above it.
     async fn version_floor(&self) -> Result<u64, StoreError>;
+    /// Writes this instance's heartbeat (SPEC §10), hands `forward` to the instances they
+    /// name, and returns the store's revision and the acks handed to this instance. Entries
+    /// are forgotten `forget_after` after their last heartbeat.
+    async fn beat(
+        &self,
+        beat: &Heartbeat,
+        forward: &[Ack],
+        forget_after: std::time::Duration,
+    ) -> Result<BeatReply, StoreError>;
+    /// Every heartbeat younger than `forget_after`, aged by the store's clock, and the
+    /// store's revision.
+    async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError>;
+    /// Removes instance `id`'s heartbeat: it stopped cleanly, it is not `gone`.
+    async fn leave(&self, id: &str) -> Result<(), StoreError>;
     /// A signal that bumps whenever the data may have changed elsewhere (another instance's
     /// write, or a reconnection after which anything may have happened). `None` for stores
     /// only this instance writes.

@@ -7,6 +7,7 @@ mod deploy;
 mod evaluate;
 mod faults;
 mod flags;
+mod fleet;
 mod hardening;
 mod helpers;
 mod kill;

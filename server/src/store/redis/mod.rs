@@ -9,6 +9,7 @@
 //! `{p}:audit:actor:{name}` (sorted sets of entry ids: the audit indexes),
 //! `{p}:audit:indexed` (set once the indexes cover the whole stream), `{p}:tokens` (hash id → record),
 //! `{p}:kill_switch`, `{p}:revision`, `{p}:version_floor`; channel `{p}:changes` carries each new revision.
+//! The fleet's heartbeats: see [`fleet`].
 //! Scripts build key names from the prefix, so Redis Cluster is not supported (a primary
 //! with replicas, or a managed single-shard Redis, is).
 
@@ -25,12 +26,16 @@ use tokio::sync::watch;
 
 use chrono::{DateTime, Utc};
 
+mod fleet;
 mod scripts;
+
+use self::fleet::FleetScripts;
 
 use self::scripts::{COMMIT_LUA, RAISE_LUA};
 use super::versions;
 use super::{
-    AuditEntry, AuditQuery, Change, Commit, HistoryLimit, Loaded, Store, StoreError, TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit, Loaded,
+    Store, StoreError, TokenRecord,
 };
 
 /// How long one command may take before the store counts as unavailable.
@@ -47,6 +52,7 @@ pub struct RedisStore {
     prefix: String,
     commit_script: Script,
     raise_script: Script,
+    fleet: FleetScripts,
     history_limit: HistoryLimit,
     changes: watch::Receiver<u64>,
 }
@@ -93,6 +99,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             commit_script: Script::new(COMMIT_LUA),
             raise_script: Script::new(RAISE_LUA),
+            fleet: FleetScripts::default(),
             history_limit,
             changes,
         })
@@ -560,6 +567,34 @@ impl Store for RedisStore {
         let mut conn = self.conn.clone();
         let raw: Vec<String> = conn.hvals(self.key("tokens")).await.map_err(unavailable)?;
         raw.iter().map(|r| decode(r)).collect()
+    }
+
+    async fn beat(
+        &self,
+        beat: &Heartbeat,
+        forward: &[Ack],
+        forget_after: Duration,
+    ) -> Result<BeatReply, StoreError> {
+        let mut conn = self.conn.clone();
+        self.fleet
+            .beat(&mut conn, &self.prefix, beat, forward, forget_after)
+            .await
+    }
+
+    async fn fleet(&self, forget_after: Duration) -> Result<Fleet, StoreError> {
+        let mut conn = self.conn.clone();
+        self.fleet.read(&mut conn, &self.prefix, forget_after).await
+    }
+
+    async fn leave(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .zrem(self.key("fleet"), id)
+            .del(self.key(&format!("fleet:beat:{id}")))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 
     fn changes(&self) -> Option<watch::Receiver<u64>> {

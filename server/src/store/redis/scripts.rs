@@ -118,3 +118,49 @@ end
 redis.call('PUBLISH', p .. ':changes', rev)
 return string.format('%d', rev)
 "#;
+
+/// Writes one heartbeat, stamped with Redis's own clock (instances' clocks may disagree):
+/// the record under `{p}:fleet:beat:{id}` expiring with the forget time, its time in the
+/// `{p}:fleet` sorted set (what readers range over, never a keyspace scan), acks handed to
+/// other instances' `{p}:fleet:acks:{id}` hashes; then takes this instance's acks and
+/// returns them after the revision.
+/// ARGV: prefix, id, heartbeat JSON, forget ms, ack count, then (instance, client, version)
+/// per ack.
+pub const BEAT_LUA: &str = r#"
+local p, id, forget = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', p .. ':fleet:beat:' .. id, ARGV[3], 'PX', forget)
+redis.call('ZADD', p .. ':fleet', now, id)
+redis.call('ZREMRANGEBYSCORE', p .. ':fleet', '-inf', now - forget)
+local n = tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local acks = p .. ':fleet:acks:' .. ARGV[6 + i * 3]
+  redis.call('HSET', acks, ARGV[7 + i * 3], ARGV[8 + i * 3])
+  redis.call('PEXPIRE', acks, forget)
+end
+local mine = p .. ':fleet:acks:' .. id
+local taken = redis.call('HGETALL', mine)
+redis.call('DEL', mine)
+local out = {redis.call('GET', p .. ':revision') or '0'}
+for _, v in ipairs(taken) do table.insert(out, v) end
+return out
+"#;
+
+/// Reads the fleet: Redis's time, the revision, then (age ms, heartbeat JSON) per instance
+/// seen within the forget time. ARGV: prefix, forget ms.
+pub const FLEET_LUA: &str = r#"
+local p, forget = ARGV[1], tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {redis.call('GET', p .. ':revision') or '0'}
+local seen = redis.call('ZRANGEBYSCORE', p .. ':fleet', now - forget, '+inf', 'WITHSCORES')
+for i = 1, #seen, 2 do
+  local raw = redis.call('GET', p .. ':fleet:beat:' .. seen[i])
+  if raw then
+    table.insert(out, string.format('%d', now - tonumber(seen[i + 1])))
+    table.insert(out, raw)
+  end
+end
+return out
+"#;
