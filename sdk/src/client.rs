@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
+use switchyard_core::client_id::fleet_id_from;
 use switchyard_core::{Context, Decision, Export, Reason, Snapshot};
 use tokio::sync::watch;
 
@@ -56,6 +57,11 @@ impl Shared {
         self.snapshot.load().as_ref().map(|s| s.version)
     }
 
+    /// The version of the server's data being served, if any (not bootstrap data).
+    pub(crate) fn server_version(&self) -> Option<u64> {
+        self.version().filter(|v| *v > 0)
+    }
+
     /// Notes that the server could not be reached: `Ready` becomes `Stale`.
     /// The server refused the token: says so once (an ERROR log line), keeps the flags.
     pub(crate) fn mark_refused(&self, status: u16) {
@@ -101,6 +107,33 @@ pub(crate) struct Config {
     pub(crate) backoff_min: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) persist_path: Option<PathBuf>,
+    /// This client's id in the server's fleet view.
+    pub(crate) client_id: String,
+    /// The application's name in the fleet view.
+    pub(crate) app: String,
+}
+
+/// A random client id: 16 hex digits.
+fn random_client_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64 ^ u64::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The application's default name: the executable's.
+fn default_app() -> String {
+    let exe = std::env::current_exe().ok();
+    let name = exe
+        .as_deref()
+        .and_then(Path::file_stem)
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    fleet_id_from(name, "app")
 }
 
 /// Stops the background task when the last `Client` clone goes.
@@ -145,6 +178,8 @@ impl Client {
                 backoff_min: Duration::from_millis(100),
                 backoff_max: Duration::from_secs(30),
                 persist_path: None,
+                client_id: random_client_id(),
+                app: default_app(),
             },
             connect_timeout: Duration::from_secs(2),
             bootstrap: None,
@@ -295,6 +330,21 @@ impl ClientBuilder {
     /// bootstrap data), so a restart during an outage still has the server's flags.
     pub fn persist_to(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.persist_path = Some(path.into());
+        self
+    }
+
+    /// The application's name in the server's fleet view (`switchyard fleet`), e.g.
+    /// `checkout`; default: the executable's name. Characters other than letters, digits,
+    /// `.`, `_`, `-` and `:` become `-`.
+    pub fn app(mut self, name: &str) -> Self {
+        self.config.app = fleet_id_from(name, "app");
+        self
+    }
+
+    /// This client's id in the fleet view; default: random, one per client. Cleaned like
+    /// [`ClientBuilder::app`].
+    pub fn client_id(mut self, id: &str) -> Self {
+        self.config.client_id = fleet_id_from(id, &random_client_id());
         self
     }
 

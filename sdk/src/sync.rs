@@ -2,6 +2,12 @@
 //! per new snapshot version, then a `/v1/snapshot` fetch with the ETag); while the stream is
 //! down it polls the snapshot every refresh interval and retries the stream with exponential
 //! backoff and jitter. Every failure keeps the last good flags and is logged, never raised.
+//!
+//! Every request names the client (`X-Switchyard-Client`, SPEC §10), and the stream says
+//! which version the client has (`Last-Event-ID`), so the server's fleet view can prove
+//! that this app serves a change. A fetch behind a load balancer may land on an instance
+//! that lags the one that announced the version: it is retried until the announced version
+//! (or a later one) is loaded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +17,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ETAG, IF_NONE_MATCH};
 use switchyard_core::Snapshot;
+use switchyard_core::client_id::{CLIENT_HEADER, ClientHeader};
 use tokio::sync::watch;
 
 use crate::bootstrap;
@@ -95,7 +102,7 @@ pub(crate) async fn run(
         // Poll until it is time to try the stream again.
         let retry_at = tokio::time::Instant::now() + backoff.delay();
         loop {
-            if let Err(e) = fetch(&shared, &http, &mut etag).await {
+            if let Err(e) = fetch(&shared, &http, &mut etag, None).await {
                 if !matches!(e, SyncError::Status(s) if s.is_client_error()) {
                     shared.mark_unreachable();
                 }
@@ -128,17 +135,26 @@ async fn follow_stream(
 ) -> Result<(), StreamFailure> {
     let config = &shared.config;
     let failed = |connected, error| StreamFailure { connected, error };
-    let response = http
+    let mut request = http
         .get(format!("{}/v1/stream", config.base_url))
         .bearer_auth(&config.token)
         .header(ACCEPT, "text/event-stream")
-        .send()
-        .await
-        .map_err(|e| failed(false, e.into()))?;
+        .header(CLIENT_HEADER, client_header(shared, None));
+    if let Some(version) = shared.server_version() {
+        request = request.header("last-event-id", version.to_string());
+    }
+    let response = request.send().await.map_err(|e| failed(false, e.into()))?;
     if !response.status().is_success() {
         refused(shared, response.status());
         return Err(failed(false, SyncError::Status(response.status())));
     }
+    // The instance this stream is on: fetches that land elsewhere name it.
+    let instance = response
+        .headers()
+        .get("x-switchyard-instance")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| switchyard_core::client_id::is_fleet_id(v))
+        .map(str::to_owned);
     let mut events = response.bytes_stream().eventsource();
     loop {
         let next = tokio::time::timeout(config.stream_idle_timeout, events.next()).await;
@@ -158,11 +174,55 @@ async fn follow_stream(
             (Some(new), Some(have)) => new > have || *shared.status.borrow() != Status::Ready,
             _ => true,
         };
-        if behind && let Err(e) = fetch(shared, http, etag).await {
-            shared.mark_unreachable();
-            tracing::warn!(error = %e, "switchyard snapshot fetch failed; keeping the last good flags");
+        if behind {
+            catch_up(shared, http, etag, instance.as_deref(), announced).await;
         }
     }
+}
+
+/// How many times a fetch that returned an older version than the one announced is retried,
+/// the first after [`CATCH_UP_FIRST`], each wait doubling.
+const CATCH_UP_TRIES: u32 = 6;
+const CATCH_UP_FIRST: Duration = Duration::from_millis(25);
+
+/// Fetches until version `announced` (or a later one) is loaded: behind a load balancer the
+/// fetch may reach an instance that has not served it yet. Gives up after a few tries; the
+/// next announcement or poll catches up.
+async fn catch_up(
+    shared: &Shared,
+    http: &reqwest::Client,
+    etag: &mut Option<String>,
+    instance: Option<&str>,
+    announced: Option<u64>,
+) {
+    let mut pause = CATCH_UP_FIRST;
+    for _ in 0..CATCH_UP_TRIES {
+        if let Err(e) = fetch(shared, http, etag, instance).await {
+            shared.mark_unreachable();
+            tracing::warn!(error = %e, "switchyard snapshot fetch failed; keeping the last good flags");
+            return;
+        }
+        let caught_up = match (announced, shared.server_version()) {
+            (Some(want), Some(have)) => have >= want,
+            _ => true,
+        };
+        if caught_up {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+}
+
+/// This client's `X-Switchyard-Client` header; `stream` names the instance its stream is
+/// on, for a fetch that may land on another.
+fn client_header(shared: &Shared, stream: Option<&str>) -> String {
+    ClientHeader {
+        client: shared.config.client_id.clone(),
+        app: shared.config.app.clone(),
+        stream: stream.map(str::to_owned),
+    }
+    .to_string()
 }
 
 /// Says so when `status` is the server refusing the token (401, 403): a state of its own, not
@@ -173,16 +233,19 @@ fn refused(shared: &Shared, status: StatusCode) {
     }
 }
 
-/// Fetches `/v1/snapshot` (conditional on the last ETag) and serves it when it is new.
+/// Fetches `/v1/snapshot` (conditional on the last ETag) and serves it when it is new;
+/// `stream` is the instance the client's stream is on, if it is up.
 async fn fetch(
     shared: &Shared,
     http: &reqwest::Client,
     etag: &mut Option<String>,
+    stream: Option<&str>,
 ) -> Result<(), SyncError> {
     let config = &shared.config;
     let mut request = http
         .get(format!("{}/v1/snapshot", config.base_url))
         .bearer_auth(&config.token)
+        .header(CLIENT_HEADER, client_header(shared, stream))
         .timeout(config.request_timeout);
     if let Some(tag) = etag.as_deref()
         && shared.version().is_some()
