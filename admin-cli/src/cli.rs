@@ -14,7 +14,8 @@ use crate::commands;
     version,
     after_help = "Exit codes: 0 done; 1 refused or not confirmed; 2 usage or invalid input; \
                   3 authentication or role (401/403); 4 not found; 5 conflict (a concurrent change); \
-                  6 server or network error."
+                  6 server or network error; 7 changed, but not every instance and SDK was seen \
+                  serving it within 5 s."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -70,6 +71,8 @@ pub enum Command {
     Unkill(commands::kill::UnkillArgs),
     /// Server health, the global kill switch, and every flag at a glance.
     Status,
+    /// Every instance and the SDKs streaming from it, with the version each serves.
+    Fleet,
     /// The audit trail, oldest first; --follow keeps printing new entries.
     Audit(commands::audit::AuditArgs),
     /// A flag's versions, newest first.

@@ -7,6 +7,19 @@ use serde_json::Value;
 
 use crate::error::CliError;
 
+/// One answer of the server.
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body's JSON (a string when it was not JSON, Null when empty).
+    pub json: Value,
+    /// `Retry-After`, when given.
+    pub retry_after: Option<String>,
+    /// A write's `X-Switchyard-Snapshot-Version`: the snapshot version serving it.
+    pub snapshot_version: Option<u64>,
+}
+
 /// A connection to one Switchyard server.
 pub struct Api {
     http: reqwest::Client,
@@ -51,20 +64,35 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, CliError> {
-        let (status, json, retry_after) = self.call_raw(method, path, body).await?;
-        if status.is_success() {
-            return Ok(json);
-        }
-        Err(failure(status, &json, retry_after.as_deref()))
+        Ok(self.call_written(method, path, body).await?.json)
     }
 
-    /// Like [`Api::call`], but any HTTP status is an answer: (status, JSON, Retry-After).
+    /// Like [`Api::call`], for a write: the answer with the snapshot version that serves
+    /// the change (what `switchyard fleet` verification waits for).
+    pub async fn call_written(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, CliError> {
+        let answer = self.call_raw(method, path, body).await?;
+        if answer.status.is_success() {
+            return Ok(answer);
+        }
+        Err(failure(
+            answer.status,
+            &answer.json,
+            answer.retry_after.as_deref(),
+        ))
+    }
+
+    /// Like [`Api::call`], but any HTTP status is an answer.
     pub async fn call_raw(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<(StatusCode, Value, Option<String>), CliError> {
+    ) -> Result<Answer, CliError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if !path.starts_with("/health") {
             let Some(token) = &self.token else {
@@ -79,18 +107,27 @@ impl Api {
         }
         let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = header("retry-after");
+        let snapshot_version = header("x-switchyard-snapshot-version").and_then(|v| v.parse().ok());
         let text = response.text().await.map_err(|e| self.unreachable(e))?;
         let json: Value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Ok((status, json, retry_after))
+        Ok(Answer {
+            status,
+            json,
+            retry_after,
+            snapshot_version,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {

@@ -14,6 +14,8 @@ pub mod code {
     pub const CONFLICT: u8 = 5;
     /// The server or the network failed (5xx, 429, unreachable).
     pub const SERVER: u8 = 6;
+    /// The change was made, but not every instance and SDK was seen serving it in time.
+    pub const NOT_VERIFIED: u8 = 7;
 }
 
 /// What went wrong; the message says what to do about it.
@@ -48,6 +50,9 @@ pub enum CliError {
     /// The server or the network.
     #[error("{0}")]
     Server(String),
+    /// A change made but not seen everywhere in time: who is behind.
+    #[error("{0}")]
+    NotVerified(String),
 }
 
 impl CliError {
@@ -72,6 +77,7 @@ impl CliError {
             CliError::NotFound(_) => code::NOT_FOUND,
             CliError::Conflict(_) => code::CONFLICT,
             CliError::Server(_) => code::SERVER,
+            CliError::NotVerified(_) => code::NOT_VERIFIED,
         }
     }
 }

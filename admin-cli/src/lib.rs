@@ -62,6 +62,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Kill(args) => commands::kill::kill(&ctx, args).await,
         Command::Unkill(args) => commands::kill::unkill(&ctx, args).await,
         Command::Status => commands::status::run(&ctx).await,
+        Command::Fleet => commands::fleet::show(&ctx).await,
         Command::Audit(args) => commands::audit::run(&ctx, args).await,
         Command::History(args) => commands::backup::history(&ctx, args).await,
         Command::Rollback(args) => commands::backup::rollback(&ctx, args).await,

@@ -31,6 +31,8 @@ pub struct RolloutArgs {
     /// The new percentage, 0–100.
     #[arg(value_parser = clap::value_parser!(u32).range(0..=100))]
     pub percent: u32,
+    #[command(flatten)]
+    pub wait: super::fleet::WaitArg,
 }
 
 /// `whitelist add|remove|list`.
@@ -79,12 +81,13 @@ pub enum MarketsCommand {
 
 /// Reads the flag, asks `patch` for the change (None: nothing to do), and writes it with the
 /// version read; retries on a concurrent change. Returns (before, after) as the server sent
-/// them. The flag is read and the change built with the core's own types.
+/// them, and the snapshot version that serves the change (None: nothing changed). The flag
+/// is read and the change built with the core's own types.
 async fn edit(
     ctx: &Ctx,
     key: &str,
     patch: impl Fn(&Flag) -> Option<FlagPatch>,
-) -> Result<(Value, Value), CliError> {
+) -> Result<(Value, Value, Option<u64>), CliError> {
     let path = flag_path(key)?;
     for _ in 0..ATTEMPTS {
         let before = ctx.api.get(&path).await?;
@@ -92,7 +95,7 @@ async fn edit(
             CliError::Server(format!("the server sent a flag this CLI cannot read: {e}"))
         })?;
         let Some(change) = patch(&flag) else {
-            return Ok((before.clone(), before));
+            return Ok((before.clone(), before, None));
         };
         let change = FlagPatch {
             expected_version: Some(flag.version),
@@ -100,8 +103,12 @@ async fn edit(
         };
         let body = serde_json::to_value(&change)
             .map_err(|e| CliError::Usage(format!("cannot write the change: {e}")))?;
-        match ctx.api.call(Method::PATCH, &path, Some(&body)).await {
-            Ok(after) => return Ok((before, after)),
+        match ctx
+            .api
+            .call_written(Method::PATCH, &path, Some(&body))
+            .await
+        {
+            Ok(after) => return Ok((before, after.json, after.snapshot_version)),
             Err(CliError::Conflict(_)) => {
                 eprintln!(
                     "{key} changed meanwhile (was v{}); applying the change to the new version",
@@ -139,7 +146,7 @@ fn report(
 
 /// `enable` / `disable`.
 pub async fn enable(ctx: &Ctx, args: FlagArg, on: bool) -> Result<(), CliError> {
-    let (before, after) = edit(ctx, &args.flag, |f| {
+    let (before, after, _) = edit(ctx, &args.flag, |f| {
         (f.enabled != on).then(|| FlagPatch {
             enabled: Some(on),
             ..FlagPatch::default()
@@ -165,13 +172,17 @@ pub async fn rollout(ctx: &Ctx, args: RolloutArgs) -> Result<(), CliError> {
             ctx.yes,
         )?;
     }
-    let (before, after) = edit(ctx, &args.flag, |f| {
+    let (before, after, version) = edit(ctx, &args.flag, |f| {
         (f.rollout_percentage != args.percent).then(|| FlagPatch {
             rollout_percentage: Some(args.percent),
             ..FlagPatch::default()
         })
     })
     .await?;
+    let fleet = match version {
+        Some(_) => Some(super::fleet::verify(ctx, version, &args.wait).await),
+        None => None,
+    };
     report(
         ctx,
         &args.flag,
@@ -180,6 +191,11 @@ pub async fn rollout(ctx: &Ctx, args: RolloutArgs) -> Result<(), CliError> {
         &before,
         &after,
     );
+    match fleet {
+        Some(Ok(line)) if !ctx.out.json => println!("{line}"),
+        Some(Err(e)) => return Err(e),
+        _ => {}
+    }
     Ok(())
 }
 
@@ -216,7 +232,7 @@ pub async fn whitelist(ctx: &Ctx, cmd: WhitelistCommand) -> Result<(), CliError>
         WhitelistCommand::Add { flag, users } => (flag, true, split_commas(users)),
         WhitelistCommand::Remove { flag, users } => (flag, false, split_commas(users)),
     };
-    let (before, after) = edit(ctx, &key, |f| {
+    let (before, after, _) = edit(ctx, &key, |f| {
         let needed = listed.iter().any(|u| f.whitelist.contains(u) != adding);
         needed.then(|| FlagPatch {
             whitelist_add: adding.then(|| listed.clone()),
@@ -243,7 +259,7 @@ pub async fn markets(ctx: &Ctx, cmd: MarketsCommand) -> Result<(), CliError> {
         MarketsCommand::Clear { flag } => (flag, Vec::new()),
     };
     let wanted = Markets::new(&codes);
-    let (before, after) = edit(ctx, &key, |f| {
+    let (before, after, _) = edit(ctx, &key, |f| {
         (f.markets != wanted).then(|| FlagPatch {
             markets: Some(wanted.clone()),
             ..FlagPatch::default()

@@ -1,10 +1,13 @@
 //! `kill` and `unkill`, the responder's commands. After flipping a switch they ask the server
-//! to evaluate and print what it now answers: proof that it took.
+//! to evaluate and print what it now answers, then wait until every instance and SDK serves
+//! the change (`fleet::verify`): proof that it took, everywhere.
 
 use clap::Args;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::flag_path;
+use super::fleet::{WaitArg, verify as verify_fleet};
 use crate::Ctx;
 use crate::confirm::confirm;
 use crate::error::CliError;
@@ -22,6 +25,8 @@ pub struct KillArgs {
     /// Why, for the audit trail (required).
     #[arg(long)]
     pub reason: String,
+    #[command(flatten)]
+    pub wait: WaitArg,
 }
 
 /// `unkill FLAG` or `unkill --global`.
@@ -36,6 +41,8 @@ pub struct UnkillArgs {
     /// Why, for the audit trail.
     #[arg(long)]
     pub reason: Option<String>,
+    #[command(flatten)]
+    pub wait: WaitArg,
 }
 
 /// Proof that the flip took: what the server answers now for `flag`, judged by what the
@@ -65,11 +72,32 @@ async fn verify(ctx: &Ctx, flag: &str, active: bool) -> Result<String, CliError>
     })
 }
 
+/// Prints the change and the evaluation's proof, then the fleet's: a fleet that did not
+/// follow in time is an error (exit 7) after the change is shown.
+fn report(
+    ctx: &Ctx,
+    after: &Value,
+    text: String,
+    fleet: Result<String, CliError>,
+) -> Result<(), CliError> {
+    match fleet {
+        Ok(line) => {
+            ctx.out.print(after, || format!("{text}\n{line}"));
+            Ok(())
+        }
+        Err(e) => {
+            ctx.out.print(after, || text);
+            Err(e)
+        }
+    }
+}
+
 async fn flip_flag(
     ctx: &Ctx,
     key: &str,
     active: bool,
     reason: Option<String>,
+    wait: &WaitArg,
 ) -> Result<(), CliError> {
     let path = flag_path(key)?;
     let before = ctx
@@ -77,14 +105,17 @@ async fn flip_flag(
         .get(&path)
         .await
         .map_err(|e| e.needing("responder"))?;
-    let after = ctx
+    let written = ctx
         .api
-        .post(
+        .call_written(
+            Method::POST,
             &format!("{path}/kill"),
-            &json!({"active": active, "reason": reason}),
+            Some(&json!({"active": active, "reason": reason})),
         )
         .await?;
+    let after = written.json;
     let proof = verify(ctx, key, active).await?;
+    let fleet = verify_fleet(ctx, written.snapshot_version, wait).await;
     let shown = |f: &Value| {
         if f["kill_switch"].as_bool() == Some(true) {
             "ON".to_owned()
@@ -92,35 +123,40 @@ async fn flip_flag(
             "off".to_owned()
         }
     };
-    ctx.out.print(&after, || {
-        format!(
-            "{}\n{proof}",
-            change(
-                key,
-                "kill switch",
-                &shown(&before),
-                &shown(&after),
-                &before,
-                &after
-            )
+    let text = format!(
+        "{}\n{proof}",
+        change(
+            key,
+            "kill switch",
+            &shown(&before),
+            &shown(&after),
+            &before,
+            &after
         )
-    });
-    Ok(())
+    );
+    report(ctx, &after, text, fleet)
 }
 
-async fn flip_global(ctx: &Ctx, active: bool, reason: Option<String>) -> Result<(), CliError> {
+async fn flip_global(
+    ctx: &Ctx,
+    active: bool,
+    reason: Option<String>,
+    wait: &WaitArg,
+) -> Result<(), CliError> {
     let before = ctx
         .api
         .get("/v1/kill-switch")
         .await
         .map_err(|e| e.needing("responder"))?;
-    let after = ctx
+    let written = ctx
         .api
-        .post(
+        .call_written(
+            Method::POST,
             "/v1/kill-switch",
-            &json!({"active": active, "reason": reason}),
+            Some(&json!({"active": active, "reason": reason})),
         )
         .await?;
+    let after = written.json;
     // Rule 1 answers every key, known or not: any key proves the global switch took.
     let answer = ctx
         .api
@@ -149,19 +185,18 @@ async fn flip_global(ctx: &Ctx, active: bool, reason: Option<String>) -> Result<
             "off"
         }
     };
-    ctx.out.print(&after, || {
-        let why = after["reason"]
-            .as_str()
-            .map(|r| format!(", reason: {r}"))
-            .unwrap_or_default();
-        format!(
-            "global kill switch {} → {} (by {}{why})\n{proof}",
-            shown(&before),
-            shown(&after),
-            after["set_by"].as_str().unwrap_or("?")
-        )
-    });
-    Ok(())
+    let fleet = verify_fleet(ctx, written.snapshot_version, wait).await;
+    let why = after["reason"]
+        .as_str()
+        .map(|r| format!(", reason: {r}"))
+        .unwrap_or_default();
+    let text = format!(
+        "global kill switch {} → {} (by {}{why})\n{proof}",
+        shown(&before),
+        shown(&after),
+        after["set_by"].as_str().unwrap_or("?")
+    );
+    report(ctx, &after, text, fleet)
 }
 
 /// `kill`.
@@ -172,13 +207,13 @@ pub async fn kill(ctx: &Ctx, args: KillArgs) -> Result<(), CliError> {
         ));
     }
     match args.flag {
-        Some(flag) => flip_flag(ctx, &flag, true, Some(args.reason)).await,
+        Some(flag) => flip_flag(ctx, &flag, true, Some(args.reason), &args.wait).await,
         None => {
             confirm(
                 "turn every flag off for everyone (global kill switch)",
                 ctx.yes,
             )?;
-            flip_global(ctx, true, Some(args.reason)).await
+            flip_global(ctx, true, Some(args.reason), &args.wait).await
         }
     }
 }
@@ -186,7 +221,7 @@ pub async fn kill(ctx: &Ctx, args: KillArgs) -> Result<(), CliError> {
 /// `unkill`.
 pub async fn unkill(ctx: &Ctx, args: UnkillArgs) -> Result<(), CliError> {
     match args.flag {
-        Some(flag) => flip_flag(ctx, &flag, false, args.reason).await,
-        None => flip_global(ctx, false, args.reason).await,
+        Some(flag) => flip_flag(ctx, &flag, false, args.reason, &args.wait).await,
+        None => flip_global(ctx, false, args.reason, &args.wait).await,
     }
 }

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod edit;
 pub mod eval;
 pub mod flags;
+pub mod fleet;
 pub mod kill;
 pub mod status;
 pub mod tokens;

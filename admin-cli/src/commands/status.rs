@@ -10,7 +10,8 @@ use crate::output::table;
 
 /// Runs `status`.
 pub async fn run(ctx: &Ctx) -> Result<(), CliError> {
-    let (status, ready, _) = ctx.api.call_raw(Method::GET, "/health/ready", None).await?;
+    let answer = ctx.api.call_raw(Method::GET, "/health/ready", None).await?;
+    let (status, ready) = (answer.status, answer.json);
     let list = ctx.api.get("/v1/flags").await?;
     let flags = list["flags"].as_array().cloned().unwrap_or_default();
     let switch = &list["global_kill_switch"];

@@ -52,10 +52,15 @@ impl Run {
 
 /// Runs `switchyard ARGS` with the server's URL and `token`, stdin not a terminal.
 pub async fn run_as(server: &Server, token: Option<&str>, args: &[&str]) -> Run {
+    run_at(&server.base, token, args).await
+}
+
+/// Runs `switchyard ARGS` against the server at `base`.
+pub async fn run_at(base: &str, token: Option<&str>, args: &[&str]) -> Run {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
     command
         .env_clear()
-        .env("SWITCHYARD_URL", &server.base)
+        .env("SWITCHYARD_URL", base)
         .args(args)
         .stdin(std::process::Stdio::null());
     if let Some(token) = token {

@@ -3,4 +3,5 @@
 mod commands;
 mod docs;
 mod errors;
+mod fleet;
 mod helpers;
