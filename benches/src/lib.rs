@@ -8,6 +8,8 @@
 //!   Redis pub/sub alone.
 //! - `src/bin/audit.rs`: a flag's audit entries through the index, beside the unfiltered
 //!   newest page, at two log sizes.
+//! - `src/bin/fleet.rs`: kill switch acknowledged → `/v1/fleet/wait` verified on 3 instances
+//!   and 1,000 SDKs, beside the write's round trip and when the SDKs had in fact loaded it.
 //! - `src/bin/chaos.rs`: the fault suite (`scripts/chaos`): real Redis and server SIGKILLs
 //!   under a mixed load, with the time each kill switch takes to converge.
 
