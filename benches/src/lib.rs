@@ -16,6 +16,48 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use switchyard_server::{Application, Settings};
+
+/// The admin token of the instances [`start_instance`] starts.
+pub const ADMIN: &str = "bench-admin-token-0123456789";
+/// Their sdk token.
+pub const SDK: &str = "bench-sdk-token-0123456789";
+
+/// Starts a server in this process (one worker, no write limit, the bench tokens), after
+/// `tweak` has set the rest (the store, the instance id…); returns its base URL.
+pub async fn start_instance(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result<String> {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.workers = 1;
+    settings.server.writes_per_minute = 1_000_000;
+    settings.admin_token = Some(ADMIN.into());
+    settings.sdk_token = Some(SDK.into());
+    tweak(&mut settings);
+    let app = Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Ok(base)
+}
+
+/// `Measured <date> on this machine (`nproc` = N)`: how every table starts.
+pub fn measured_here() -> String {
+    format!(
+        "Measured {} on this machine (`nproc` = {})",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    )
+}
+
+/// Prints `table`, and writes it into BENCHMARKS.md's `section` unless this is a smoke run.
+pub fn report(section: &str, table: &str, smoke: bool) -> std::io::Result<()> {
+    println!("{table}");
+    if !smoke {
+        write_section(&benchmarks_md(), section, table)?;
+        println!("\nwritten to {}", benchmarks_md().display());
+    }
+    Ok(())
+}
+
 /// The workspace's BENCHMARKS.md.
 pub fn benchmarks_md() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md")

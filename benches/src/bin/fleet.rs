@@ -12,32 +12,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use switchyard_benches::{benchmarks_md, latency_table, write_section};
+use switchyard_benches::{ADMIN, SDK, latency_table, measured_here, report, start_instance};
 use switchyard_sdk::Client;
-use switchyard_server::{Application, Settings};
 use switchyard_testkit::redis::RedisServer;
 
-const ADMIN: &str = "bench-admin-token-0123456789";
-const SDK: &str = "bench-sdk-token-0123456789";
 /// How long one flip may take to be verified before the run fails.
 const GIVE_UP: Duration = Duration::from_secs(10);
-
-async fn start_instance(redis_url: &str, id: &str) -> anyhow::Result<String> {
-    let mut settings = Settings::default();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.workers = 1;
-    settings.server.writes_per_minute = 1_000_000;
-    settings.server.instance_id = Some(id.into());
-    settings.store.redis_url = Some(redis_url.to_owned());
-    settings.store.redis_prefix = "fleetbench".into();
-    settings.limits.streams_per_token = 100_000;
-    settings.admin_token = Some(ADMIN.into());
-    settings.sdk_token = Some(SDK.into());
-    let app = Application::build(settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Ok(base)
-}
 
 async fn sdks_listed(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
     let fleet: Value = http
@@ -63,7 +43,15 @@ async fn main() -> anyhow::Result<()> {
     let redis = RedisServer::start();
     let mut bases = Vec::new();
     for id in ["yard-a", "yard-b", "yard-c"] {
-        bases.push(start_instance(&redis.url(), id).await?);
+        bases.push(
+            start_instance(|s| {
+                s.server.instance_id = Some(id.into());
+                s.store.redis_url = Some(redis.url());
+                s.store.redis_prefix = "fleetbench".into();
+                s.limits.streams_per_token = 100_000;
+            })
+            .await?,
+        );
     }
     let http = reqwest::Client::new();
     http.put(format!("{}/v1/flags/checkout", bases[0]))
@@ -150,9 +138,10 @@ async fn main() -> anyhow::Result<()> {
     loaded.sort();
     verified.sort();
     let table = format!(
-        "Measured {date} on this machine (`nproc` = {cores}): three instances (one worker \
+        "{}: three instances (one worker \
          each) on one local Redis and {clients_n} SDK clients streaming from them, all in one \
          process; the kill switch is flipped on each instance in turn.\n\n{}",
+        measured_here(),
         latency_table(&[
             (
                 "**baseline**: the kill switch write's own round trip",
@@ -169,14 +158,8 @@ async fn main() -> anyhow::Result<()> {
                 &verified
             ),
         ]),
-        date = chrono::Utc::now().format("%Y-%m-%d"),
-        cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
-    println!("{table}");
-    if !smoke {
-        write_section(&benchmarks_md(), "fleet", &table)?;
-        println!("\nwritten to {}", benchmarks_md().display());
-    }
+    report("fleet", &table, smoke)?;
     drop(redis);
     Ok(())
 }

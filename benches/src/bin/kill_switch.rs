@@ -9,12 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use serde_json::json;
-use switchyard_benches::{benchmarks_md, latency_table, write_section};
+use switchyard_benches::{ADMIN, SDK, latency_table, measured_here, report, start_instance};
 use switchyard_sdk::{Client, Context, Reason};
-use switchyard_server::{Application, Settings};
 
-const ADMIN: &str = "bench-admin-token-0123456789";
-const SDK: &str = "bench-sdk-token-0123456789";
 /// How long one flip may take to reach the SDK before it counts as lost.
 const GIVE_UP: Duration = Duration::from_secs(2);
 
@@ -23,16 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let smoke = std::env::args().any(|a| a == "--smoke");
     let n = if smoke { 10 } else { 500 };
     let data = std::env::temp_dir().join(format!("switchyard-kill-bench-{}", std::process::id()));
-    let mut settings = Settings::default();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.workers = 1;
-    settings.server.writes_per_minute = 1_000_000;
-    settings.store.data_dir = data.clone();
-    settings.admin_token = Some(ADMIN.into());
-    settings.sdk_token = Some(SDK.into());
-    let app = Application::build(settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let base = start_instance(|s| s.store.data_dir = data.clone()).await?;
 
     let http = reqwest::Client::new();
     let flag_url = format!("{base}/v1/flags/checkout");
@@ -76,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
     writes.sort();
     obeyed.sort();
     let table = format!(
-        "Measured {date} on this machine (`nproc` = {cores}), server (embedded store) and SDK in one process.\n\n\
+        "{here}, server (embedded store) and SDK in one process.\n\n\
          {}\n\
          Goal: a connected SDK obeys a kill switch within 100 ms.",
         latency_table(&[
@@ -86,13 +74,8 @@ async fn main() -> anyhow::Result<()> {
             ),
             ("write acknowledged → SDK's `evaluate` obeys", &obeyed),
         ]),
-        date = chrono::Utc::now().format("%Y-%m-%d"),
-        cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
+        here = measured_here(),
     );
-    println!("{table}");
-    if !smoke {
-        write_section(&benchmarks_md(), "kill-switch-sdk", &table)?;
-        println!("\nwritten to {}", benchmarks_md().display());
-    }
+    report("kill-switch-sdk", &table, smoke)?;
     Ok(())
 }

@@ -10,28 +10,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use switchyard_benches::{benchmarks_md, latency_table, percentile, write_section};
-use switchyard_server::{Application, Settings};
+use switchyard_benches::{
+    ADMIN, SDK, latency_table, measured_here, percentile, report, start_instance,
+};
 use switchyard_testkit::redis::RedisServer;
 
-const ADMIN: &str = "bench-admin-token-0123456789";
-const SDK: &str = "bench-sdk-token-0123456789";
 /// How long one change may take to arrive before it counts as lost.
 const GIVE_UP: Duration = Duration::from_secs(2);
 
-async fn start_instance(redis_url: &str) -> anyhow::Result<String> {
-    let mut settings = Settings::default();
-    settings.server.listen = "127.0.0.1:0".into();
-    settings.server.workers = 1;
-    settings.server.writes_per_minute = 1_000_000;
-    settings.store.redis_url = Some(redis_url.to_owned());
-    settings.store.redis_prefix = "bench".into();
-    settings.admin_token = Some(ADMIN.into());
-    settings.sdk_token = Some(SDK.into());
-    let app = Application::build(settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Ok(base)
+async fn instance(redis_url: &str) -> anyhow::Result<String> {
+    start_instance(|s| {
+        s.store.redis_url = Some(redis_url.to_owned());
+        s.store.redis_prefix = "bench".into();
+    })
+    .await
 }
 
 /// PUBLISH sent → message received by a subscriber, `n` times.
@@ -106,8 +98,8 @@ async fn main() -> anyhow::Result<()> {
     let smoke = std::env::args().any(|a| a == "--smoke");
     let n = if smoke { 20 } else { 1000 };
     let redis = RedisServer::start();
-    let a = start_instance(&redis.url()).await?;
-    let b = start_instance(&redis.url()).await?;
+    let a = instance(&redis.url()).await?;
+    let b = instance(&redis.url()).await?;
     let mut floor = pubsub_floor(&redis.url(), n).await?;
     let (mut samples, lost) = propagation(&a, &b, n).await?;
     floor.sort();
@@ -117,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let ratio = percentile(&samples, 50.0).as_secs_f64() / percentile(&floor, 50.0).as_secs_f64();
     let table = format!(
-        "Measured {date} on this machine (`nproc` = {cores}), both instances and Redis on one host.\n\n\
+        "{here}, both instances and Redis on one host.\n\n\
          {}\n\
          Median propagation is {ratio:.1}× the pub/sub floor. Goal: p99 under 50 ms.",
         latency_table(&[
@@ -127,13 +119,8 @@ async fn main() -> anyhow::Result<()> {
                 &samples
             ),
         ]),
-        date = chrono::Utc::now().format("%Y-%m-%d"),
-        cores = std::thread::available_parallelism().map_or(0, |n| n.get()),
+        here = measured_here(),
     );
-    println!("{table}");
-    if !smoke {
-        write_section(&benchmarks_md(), "propagation", &table)?;
-        println!("\nwritten to {}", benchmarks_md().display());
-    }
+    report("propagation", &table, smoke)?;
     Ok(())
 }
