@@ -103,13 +103,13 @@ pub const FLEET_STATES: [&str; 3] = ["live", "lagging", "gone"];
 /// The `behind` label of `switchyard_sdk_clients`: versions behind the store.
 pub const SDK_LAGS: [&str; 4] = ["0", "1", "2-9", "10+"];
 
-/// The [`SDK_LAGS`] label for an SDK `behind` versions behind.
-pub fn sdk_lag(behind: u64) -> &'static str {
+/// The index in [`SDK_LAGS`] of an SDK `behind` versions behind.
+pub fn sdk_lag(behind: u64) -> usize {
     match behind {
-        0 => SDK_LAGS[0],
-        1 => SDK_LAGS[1],
-        2..=9 => SDK_LAGS[2],
-        _ => SDK_LAGS[3],
+        0 => 0,
+        1 => 1,
+        2..=9 => 2,
+        _ => 3,
     }
 }
 
@@ -250,6 +250,19 @@ impl Metrics {
         self.http_duration
             .with_label_values(&[route])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Sets the fleet gauges: instances counted by [`FLEET_STATES`], SDKs by [`SDK_LAGS`].
+    pub fn set_fleet(&self, instances: [i64; 3], sdks: [i64; 4]) {
+        let gauges = [
+            (&self.fleet_instances, &FLEET_STATES[..], &instances[..]),
+            (&self.sdk_clients, &SDK_LAGS[..], &sdks[..]),
+        ];
+        for (vec, labels, counts) in gauges {
+            for (label, count) in labels.iter().zip(counts) {
+                vec.with_label_values(&[label]).set(*count);
+            }
+        }
     }
 
     /// Counts one decision.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::{FORGET_AFTER, HEARTBEAT, verdict};
-use crate::metrics::{FLEET_STATES, SDK_LAGS, sdk_lag};
+use crate::metrics::sdk_lag;
 use crate::state::AppState;
 
 /// How long a burst of changes is gathered into one heartbeat.
@@ -86,6 +86,7 @@ async fn read_metrics(state: &AppState) {
     let Ok(fleet) = state.store().fleet(FORGET_AFTER).await else {
         return;
     };
+    // Indexes into FLEET_STATES: live, lagging, gone.
     let mut counts = [0i64; 3];
     for seen in &fleet.instances {
         let at = match verdict::state(seen) {
@@ -95,28 +96,12 @@ async fn read_metrics(state: &AppState) {
         };
         counts[at] += 1;
     }
-    for (state_label, count) in FLEET_STATES.iter().zip(counts) {
-        state
-            .metrics
-            .fleet_instances
-            .with_label_values(&[state_label])
-            .set(count);
-    }
     let served = state.published().snapshot.version;
     let (sdks, _) = state.fleet.clients.summary(served);
     let mut lags = [0i64; 4];
     for (version, n) in sdks {
-        let at = SDK_LAGS
-            .iter()
-            .position(|l| *l == sdk_lag(fleet.revision.saturating_sub(version)))
-            .unwrap_or(3);
-        lags[at] += i64::try_from(n).unwrap_or(i64::MAX);
+        lags[sdk_lag(fleet.revision.saturating_sub(version))] +=
+            i64::try_from(n).unwrap_or(i64::MAX);
     }
-    for (label, count) in SDK_LAGS.iter().zip(lags) {
-        state
-            .metrics
-            .sdk_clients
-            .with_label_values(&[label])
-            .set(count);
-    }
+    state.metrics.set_fleet(counts, lags);
 }
