@@ -147,6 +147,13 @@ async fn kill_verify_unkill() {
         "{}",
         global.stdout
     );
+    assert!(
+        global
+            .stdout
+            .contains("verified: 1/1 instances and 0/0 SDKs serve v"),
+        "{}",
+        global.stdout
+    );
     let status = run_as(&s, Some(ADMIN), &["status"]).await;
     assert!(
         status.stdout.contains("KILL SWITCH ON") && status.stdout.contains("incident 7"),
