@@ -12,6 +12,7 @@
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
 //! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
 //! - [`patch`]: `FlagPatch`, a partial change (the server applies it, the CLI builds it).
+//! - [`plan`]: release plans: stages, guards, and what a running plan does next.
 //! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (SPEC §10).
 
 pub mod bucket;
@@ -21,6 +22,7 @@ pub mod eval;
 pub mod model;
 pub mod openfeature;
 pub mod patch;
+pub mod plan;
 pub mod role;
 pub mod validate;
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use crate::context::Context;
 use crate::eval;
+use crate::plan::ReleasePlan;
 
 /// A feature flag as stored, served and exported (SPEC §1).
 ///
@@ -48,6 +49,10 @@ pub struct Flag {
     /// Who last changed the flag (a token's name); set by the server only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// The release plan walking its rollout (SPEC §7); changed only through the plan's own
+    /// routes and its scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Box<ReleasePlan>>,
 }
 
 /// What a client may set on a flag (SPEC §1): everything but its key, its kill switch (only
@@ -87,6 +92,7 @@ impl Flag {
             version: _,
             updated_at: _,
             updated_by: _,
+            plan: _,
         } = self;
         FlagSpec {
             description: description.clone(),
@@ -121,6 +127,7 @@ impl Flag {
             version: self.version,
             updated_at: self.updated_at,
             updated_by: self.updated_by,
+            plan: self.plan,
         }
     }
 
@@ -138,6 +145,7 @@ impl Flag {
             version: 0,
             updated_at: None,
             updated_by: None,
+            plan: None,
         }
     }
 

@@ -53,14 +53,15 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A problem with `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Problem {
             field: field.into(),
             message: message.into(),
         }
     }
 
-    fn within(mut self, prefix: &str) -> Self {
+    pub(crate) fn within(mut self, prefix: &str) -> Self {
         self.field = format!("{prefix}.{}", self.field);
         self
     }
@@ -207,6 +208,9 @@ fn over_limit(field: &str, count: usize, what: &str, limit: usize) -> Option<Pro
 
 fn flag_problems(flag: &Flag, limits: &Limits) -> Vec<Problem> {
     let mut problems = Vec::new();
+    if let Some(plan) = &flag.plan {
+        problems.extend(plan.problems().into_iter().map(|p| p.within("plan")));
+    }
     problems.extend(validate_key(&flag.key).err());
     if let Some(group) = &flag.group_id {
         problems.extend(check_identifier("group_id", group).err());

@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisStore;
 use crate::wire::ProblemBodies;
-use crate::{api, demo, edge, fleet, sync};
+use crate::{api, demo, edge, fleet, plans, sync};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -84,6 +84,7 @@ impl Application {
         sync::spawn_sync(&state, interval);
         sync::spawn_retention(&state, RETENTION_EVERY);
         fleet::beat::spawn_heartbeat(&state);
+        plans::scheduler::spawn_scheduler(&state);
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();

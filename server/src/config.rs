@@ -23,6 +23,12 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Release plans: how often the scheduler looks.
+    pub plans: PlanSettings,
+    /// Where guards read their values.
+    pub guards: GuardSettings,
+    /// Who hears of plan transitions and kill switch changes.
+    pub notify: NotifySettings,
     /// Bootstrap admin token for a first run (`SWITCHYARD_ADMIN_TOKEN`); hashed at start.
     pub admin_token: Option<String>,
     /// Bootstrap SDK token (`SWITCHYARD_SDK_TOKEN`); hashed at start.
@@ -62,8 +68,9 @@ pub struct ServerSettings {
     pub instance_id: Option<String>,
 }
 
-/// A list given as a TOML array or as one comma-separated string (the environment's form).
-fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// A list given as a TOML array or as one comma-separated string (the environment's form),
+/// items trimmed, blanks dropped.
+fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Form {
@@ -76,8 +83,16 @@ fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     };
     Ok(items
         .into_iter()
-        .map(|i| i.trim().trim_end_matches('/').to_owned())
+        .map(|i| i.trim().to_owned())
         .filter(|i| !i.is_empty())
+        .collect())
+}
+
+/// Origins: [`items`] without a trailing `/`.
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(items(d)?
+        .into_iter()
+        .map(|i| i.trim_end_matches('/').to_owned())
         .collect())
 }
 
@@ -164,6 +179,62 @@ impl Default for RetentionSettings {
             audit_days: 400,
         }
     }
+}
+
+/// `[plans]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct PlanSettings {
+    /// Milliseconds between two looks of the plan scheduler at every running plan
+    /// (`SWITCHYARD_PLANS__TICK_MS`): holds end and guards trip within about this.
+    pub tick_ms: u64,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        PlanSettings { tick_ms: 1000 }
+    }
+}
+
+/// `[guards]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct GuardSettings {
+    /// The Prometheus that guards query (`SWITCHYARD_GUARDS__PROMETHEUS_URL`), e.g.
+    /// `http://prometheus:9090`; unset: plans with Prometheus guards are refused.
+    pub prometheus_url: Option<String>,
+    /// How long one query may take before the guard reads `unknown`.
+    pub query_timeout_ms: u64,
+    /// The `standard` template's error guard: the ratio of 5xx answers (`{flag}` is replaced
+    /// by the flag's key).
+    pub error_ratio_query: String,
+    /// The `standard` template's latency guard: p95 latency in seconds.
+    pub latency_p95_query: String,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            prometheus_url: None,
+            query_timeout_ms: 2000,
+            error_ratio_query: "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / \
+                                sum(rate(http_requests_total[5m]))"
+                .into(),
+            latency_p95_query: "histogram_quantile(0.95, sum by (le) \
+                                (rate(http_request_duration_seconds_bucket[5m])))"
+                .into(),
+        }
+    }
+}
+
+/// `[notify]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NotifySettings {
+    /// URLs that get a `POST` for every plan transition and kill switch change
+    /// (`SWITCHYARD_NOTIFY__WEBHOOKS`, comma-separated; a Slack incoming webhook works).
+    #[serde(deserialize_with = "items")]
+    pub webhooks: Vec<String>,
 }
 
 /// `[log]`.
@@ -298,6 +369,43 @@ impl Settings {
                         "{origin:?} is not an origin: give scheme://host[:port], e.g. \
                          https://app.example.com, separated by commas"
                     ),
+                );
+            }
+        }
+        if !(50..=3_600_000).contains(&self.plans.tick_ms) {
+            return bad(
+                "SWITCHYARD_PLANS__TICK_MS",
+                "must be 50 to 3600000 (an hour)".into(),
+            );
+        }
+        if !(50..=60_000).contains(&self.guards.query_timeout_ms) {
+            return bad(
+                "SWITCHYARD_GUARDS__QUERY_TIMEOUT_MS",
+                "must be 50 to 60000".into(),
+            );
+        }
+        let http_url = |u: &str| {
+            (u.starts_with("http://") || u.starts_with("https://"))
+                && !u.contains(char::is_whitespace)
+        };
+        if let Some(url) = &self.guards.prometheus_url
+            && !http_url(url)
+        {
+            return bad(
+                "SWITCHYARD_GUARDS__PROMETHEUS_URL",
+                format!("{url:?} must be an http:// or https:// URL"),
+            );
+        }
+        if self.notify.webhooks.len() > 20 {
+            return bad("SWITCHYARD_NOTIFY__WEBHOOKS", "at most 20 URLs".into());
+        }
+        for url in &self.notify.webhooks {
+            if !http_url(url) {
+                return bad(
+                    "SWITCHYARD_NOTIFY__WEBHOOKS",
+                    "every webhook must be an http:// or https:// URL (the values are not shown: \
+                     they may hold secrets)"
+                        .into(),
                 );
             }
         }

@@ -18,6 +18,8 @@
 //! - [`fleet`]: heartbeats, the SDKs streaming here, and whether the fleet serves a version.
 //! - [`sync`]: keeps the snapshot current (refresh after writes, periodic reconcile).
 //! - [`metrics`]: Prometheus metrics.
+//! - [`notify`]: webhooks for plan transitions and kill switch changes, off the request path.
+//! - [`plans`]: the release plan scheduler, guards on Prometheus queries, templates.
 //! - [`logging`]: the log subscriber; the HTTP layer's parse errors counted, not flooded.
 //! - [`demo`]: example flags for a first run.
 //! - [`probe`]: `--check-live`, the container health check.
@@ -34,6 +36,8 @@ pub mod error;
 pub mod fleet;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
+pub mod plans;
 pub mod probe;
 pub mod state;
 pub mod store;

@@ -94,6 +94,16 @@ pub struct Metrics {
     pub sdk_clients: IntGaugeVec,
     /// Heartbeats this instance failed to write.
     pub heartbeat_failures: IntCounter,
+    /// Webhook deliveries that failed (each attempt), and notifications dropped.
+    pub webhook_failures: IntCounter,
+    /// Each plan's current stage (0 first), by flag.
+    pub plan_stage: IntGaugeVec,
+    /// Plans by state ([`switchyard_core::plan::PlanState`]).
+    pub plan_state: IntGaugeVec,
+    /// Each guard's last value, by flag and guard.
+    pub guard_value: prometheus::GaugeVec,
+    /// Plans tripped by a guard (counted by the instance that made the trip).
+    pub guard_trips: IntCounter,
 }
 
 /// The `state` label of `switchyard_fleet_instances`: live and serving the store's version,
@@ -213,6 +223,33 @@ impl Metrics {
                 "switchyard_fleet_heartbeat_failures_total",
                 "Heartbeats this instance could not write to the store",
             ),
+            webhook_failures: counter(
+                "switchyard_webhook_failures_total",
+                "Webhook deliveries that failed (each attempt), and notifications dropped",
+            ),
+            plan_stage: IntGaugeVec::new(
+                Opts::new(
+                    "switchyard_plan_stage",
+                    "Each release plan's current stage, 0 first",
+                ),
+                &["flag"],
+            )
+            .expect("valid metric"),
+            plan_state: gauges(
+                "switchyard_plan_state",
+                "Release plans by state",
+                "state",
+                &switchyard_core::plan::PlanState::ALL.map(|s| s.as_str()),
+            ),
+            guard_value: prometheus::GaugeVec::new(
+                Opts::new("switchyard_guard_value", "Each guard's last reading"),
+                &["flag", "guard"],
+            )
+            .expect("valid metric"),
+            guard_trips: counter(
+                "switchyard_guard_trips_total",
+                "Release plans tripped by a guard",
+            ),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -235,6 +272,11 @@ impl Metrics {
             Box::new(metrics.fleet_instances.clone()),
             Box::new(metrics.sdk_clients.clone()),
             Box::new(metrics.heartbeat_failures.clone()),
+            Box::new(metrics.webhook_failures.clone()),
+            Box::new(metrics.plan_stage.clone()),
+            Box::new(metrics.plan_state.clone()),
+            Box::new(metrics.guard_value.clone()),
+            Box::new(metrics.guard_trips.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("unique metric");

@@ -17,6 +17,8 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::fleet::{FORGET_AFTER, FleetState};
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::plans::guards::Guards;
 use crate::store::{
     Ack, AuditEntry, AuditQuery, BeatReply, Fleet, Heartbeat, Loaded, Store, StoreError,
     TokenRecord,
@@ -137,6 +139,10 @@ pub struct AppState {
     pub audit_queries: tokio::sync::Semaphore,
     /// This instance in the fleet: its id, its SDKs, whether it follows the store.
     pub fleet: FleetState,
+    /// Webhooks for plan transitions and kill switch changes.
+    pub notifier: Notifier,
+    /// What the release plans' guards read.
+    pub guards: Guards,
     /// Open streams per token name, each capped at `limits.streams_per_token`.
     /// A std Mutex: it is never held across an await.
     streams: Mutex<HashMap<String, usize>>,
@@ -148,6 +154,12 @@ impl AppState {
         let per_minute =
             NonZeroU32::new(settings.server.writes_per_minute).unwrap_or(NonZeroU32::MIN);
         let instance = settings.server.instance_id.clone().unwrap_or_default();
+        let metrics = Metrics::new();
+        let notifier = Notifier::start(
+            settings.notify.webhooks.clone(),
+            metrics.webhook_failures.clone(),
+        );
+        let guards = Guards::new(&settings.guards);
         let tokens = Tokens::new(
             settings.admin_token.as_deref(),
             settings.sdk_token.as_deref(),
@@ -160,7 +172,7 @@ impl AppState {
             served_flag_version: AtomicU64::new(0),
             store_error: Mutex::new(None),
             tokens,
-            metrics: Metrics::new(),
+            metrics,
             writes: RateLimiter::keyed(Quota::per_minute(per_minute)),
             settings,
             refresh_lock: tokio::sync::Mutex::new(()),
@@ -168,6 +180,8 @@ impl AppState {
             stopping: tokio::sync::watch::channel(false).0,
             streams: Mutex::new(HashMap::new()),
             fleet: FleetState::new(instance),
+            notifier,
+            guards,
             audit_queries: tokio::sync::Semaphore::new(1),
         }
     }

@@ -137,4 +137,8 @@ impl Follow for AppState {
     fn store_failed(&self, error: String) {
         self.set_store_health(Some(error));
     }
+
+    fn notify(&self, event: crate::changes::Event) {
+        self.notifier.send(event);
+    }
 }

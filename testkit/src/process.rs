@@ -16,13 +16,13 @@ pub struct ServerProcess {
     child: Child,
 }
 
-/// Whether `GET /health/ready` on `port` answers 200.
-fn ready(port: u16) -> bool {
+/// Whether `GET path` on `port` answers 200.
+pub fn get_ok(port: u16, path: &str) -> bool {
     let Ok(mut conn) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let mut answer = [0u8; 12];
     conn.write_all(request.as_bytes()).is_ok()
         && conn.read_exact(&mut answer).is_ok()
@@ -51,7 +51,7 @@ impl ServerProcess {
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !ready(port) {
+        while !get_ok(port, "/health/ready") {
             assert!(
                 Instant::now() < deadline,
                 "{} did not become ready; its log:\n{}",

@@ -26,6 +26,7 @@ pub mod fleet;
 pub mod health;
 pub mod kill;
 pub mod ofrep;
+pub mod plans;
 pub mod stream;
 pub mod tokens;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     health::configure(cfg);
     stream::configure(cfg);
     fleet::configure(cfg);
+    plans::configure(cfg);
 }
 
 /// The header a write's answer carries: the snapshot version that serves the change, so a

@@ -9,9 +9,9 @@ use super::{ChangeError, Writer, conflict, reason, to_value};
 use crate::store::{Change, Commit};
 
 /// A full flag, as `PUT /v1/flags/{key}` takes it: a [`FlagSpec`] and what comes with a
-/// write. `key`, `kill_switch`, `version`, `updated_at` and `updated_by` are accepted so that a
-/// flag read with GET can be sent back (`version` is then the expected version). Any other
-/// field is refused by name.
+/// write. `key`, `kill_switch`, `version`, `updated_at`, `updated_by` and `plan` are accepted
+/// so that a flag read with GET can be sent back (`version` is then the expected version; the
+/// plan is kept as stored). Any other field is refused by name.
 #[derive(Debug)]
 pub struct FlagInput {
     spec: FlagSpec,
@@ -38,10 +38,15 @@ struct Envelope {
     updated_by: Option<serde_json::Value>,
     #[serde(default)]
     reason: Option<String>,
+    /// The release plan as read back from a GET: ignored, the plan changes only through
+    /// `/v1/flags/{key}/plan`.
+    #[serde(default)]
+    plan: Option<serde_json::Value>,
 }
 
 /// The envelope's fields: the rest of a `PUT` body must be a [`FlagSpec`].
-const ENVELOPE: [&str; 7] = [
+const ENVELOPE: [&str; 8] = [
+    "plan",
     "key",
     "kill_switch",
     "expected_version",
@@ -99,7 +104,11 @@ impl Writer<'_> {
             .or(input.envelope.expected_version)
             .or(input.envelope.version);
         let why = reason(input.envelope.reason)?;
-        let _ = (&input.envelope.updated_at, &input.envelope.updated_by);
+        let _ = (
+            &input.envelope.updated_at,
+            &input.envelope.updated_by,
+            &input.envelope.plan,
+        );
         let current = self.changes.store.flag(key).await?;
         let kill_switch = current.as_ref().is_some_and(|c| c.kill_switch);
         if input.envelope.kill_switch.is_some_and(|k| k != kill_switch) {
@@ -107,6 +116,8 @@ impl Writer<'_> {
         }
         let mut flag = Flag::new(key).with_spec(input.spec);
         flag.kill_switch = kill_switch;
+        // The plan changes only through its own routes.
+        flag.plan = current.as_ref().and_then(|c| c.plan.clone());
         let (version, action) = match (&current, expected) {
             (None, None) => (self.first_version(key, 1).await?, "flag.create"),
             (Some(c), None) => {
@@ -125,16 +136,20 @@ impl Writer<'_> {
             }
             (Some(c), Some(_)) => (c.version.saturating_add(1), "flag.update"),
         };
-        let flag = self.stamp(flag, version)?;
+        let mut flag = self.stamp(flag, version)?;
+        let steered = current.as_ref().and_then(|c| self.steer(c, &mut flag));
         let (before, after) = audited(current.as_ref(), Some(&flag));
+        let mut audit = vec![self.audit(action, Some(key), before, after, why)];
+        audit.extend(steered.iter().map(|note| self.steered_pause(key, note)));
         let commit = Commit {
             changes: vec![Change::PutFlag {
                 flag: flag.clone(),
                 expected: current.as_ref().map(|c| c.version),
             }],
-            audit: vec![self.audit(action, Some(key), before, after, why)],
+            audit,
         };
         self.commit(commit).await?;
+        self.told_steered(&flag, steered);
         Ok((flag, current.is_none()))
     }
 
@@ -220,9 +235,11 @@ impl Writer<'_> {
             });
         };
         // The kill switch stays as it is now (SPEC §6: a rollback never lifts one).
+        // So does the release plan: it changes only through its own routes.
         let restore = move |current: Flag| Flag {
             key: current.key,
             kill_switch: current.kill_switch,
+            plan: current.plan,
             ..target.clone()
         };
         if self.changes.store.flag(key).await?.is_some() {

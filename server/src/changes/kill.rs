@@ -4,7 +4,7 @@
 use chrono::Utc;
 use switchyard_core::{Flag, KillSwitch};
 
-use super::{ChangeError, Writer, reason, to_value};
+use super::{ChangeError, Event, Writer, reason, to_value};
 use crate::store::{Change, Commit};
 
 impl Writer<'_> {
@@ -22,11 +22,22 @@ impl Writer<'_> {
             ));
         }
         let action = if active { "flag.kill" } else { "flag.unkill" };
-        self.update(key, None, action, why, |f| Flag {
-            kill_switch: active,
-            ..f
-        })
-        .await
+        let before = self.current(key).await?;
+        let flag = self
+            .update(key, None, action, why.clone(), |f| Flag {
+                kill_switch: active,
+                ..f
+            })
+            .await?;
+        if before.kill_switch != active {
+            let text = match (&why, active) {
+                (Some(why), true) => format!("{key} was killed by {}: {why}", self.actor),
+                (None, true) => format!("{key} was killed by {}", self.actor),
+                (_, false) => format!("{key}'s kill switch was lifted by {}", self.actor),
+            };
+            self.tell("kill_switch", &flag, text, kill_detail(active, why));
+        }
+        Ok(flag)
     }
 
     /// The global kill switch. Turning it on needs a reason.
@@ -64,6 +75,34 @@ impl Writer<'_> {
             )],
         };
         self.commit(commit).await?;
+        if before.active != active {
+            let text = match (&after.reason, active) {
+                (Some(why), true) => format!(
+                    "The global kill switch was turned ON by {}: {why} (every flag is off)",
+                    self.actor
+                ),
+                (None, true) => format!("The global kill switch was turned ON by {}", self.actor),
+                (_, false) => format!("The global kill switch was lifted by {}", self.actor),
+            };
+            let mut detail = kill_detail(active, after.reason.clone());
+            detail.insert("global".into(), serde_json::json!(true));
+            self.follow.notify(Event {
+                event: "kill_switch",
+                flag: None,
+                text,
+                at: Utc::now(),
+                actor: self.actor.to_owned(),
+                version: None,
+                detail,
+            });
+        }
         Ok(after)
     }
+}
+
+fn kill_detail(active: bool, reason: Option<String>) -> serde_json::Map<String, serde_json::Value> {
+    let mut detail = serde_json::Map::new();
+    detail.insert("active".into(), serde_json::json!(active));
+    detail.insert("reason".into(), serde_json::json!(reason));
+    detail
 }

@@ -10,6 +10,8 @@
 //! - [`import`]: restore or merge a backup.
 //! - [`tokens`]: issue and revoke tokens.
 //! - [`diff`]: what an audit entry records of a change.
+//! - [`plan`]: release plans: start, pause, resume, advance, abort, and the scheduler's steps.
+//! - [`events`]: what a change tells the people watching (webhooks).
 //! - [`error`] holds `ChangeError`.
 
 use std::sync::Arc;
@@ -27,12 +29,15 @@ use crate::store::{AuditEntry, Change, Commit, Store, StoreError};
 
 pub mod diff;
 pub mod error;
+pub mod events;
 pub mod flags;
 pub mod import;
 pub mod kill;
+pub mod plan;
 pub mod tokens;
 
 pub use error::ChangeError;
+pub use events::Event;
 pub use flags::FlagInput;
 pub use import::{ImportMode, ImportPlan};
 pub use tokens::{IssuedToken, TokenInfo};
@@ -49,6 +54,8 @@ pub trait Follow: Send + Sync {
     async fn committed(&self);
     /// The store failed a write.
     fn store_failed(&self, error: String);
+    /// A committed change that people watch for (never waits for delivery).
+    fn notify(&self, event: Event);
 }
 
 /// The store, behind the one path that writes to it.
@@ -77,7 +84,17 @@ impl Changes {
             changes: self,
             actor,
             follow,
+            automatic: false,
             revision: AtomicU64::new(0),
+        }
+    }
+
+    /// Makes changes as the server itself (`plan`, `guard:<name>`): a release plan's own
+    /// steps, which do not pause it as a person's change does.
+    pub fn automatic_writer<'a>(&'a self, actor: &'a str, follow: &'a dyn Follow) -> Writer<'a> {
+        Writer {
+            automatic: true,
+            ..self.writer(actor, follow)
         }
     }
 
@@ -98,6 +115,8 @@ pub struct Writer<'a> {
     changes: &'a Changes,
     actor: &'a str,
     follow: &'a dyn Follow,
+    /// True for the server's own changes (a plan's steps).
+    automatic: bool,
     /// The store revision of this writer's last commit (0: none yet).
     revision: AtomicU64,
 }
@@ -126,6 +145,26 @@ fn conflict(key: &str, expected: Option<u64>, current: Option<u64>) -> ChangeErr
 }
 
 impl Writer<'_> {
+    /// Pauses `next`'s running plan when this (a person's) change steers what it steers;
+    /// returns the note saying so.
+    fn steer(&self, before: &Flag, next: &mut Flag) -> Option<String> {
+        plan::pause_if_steered(self.actor, self.automatic, before, next, Utc::now())
+    }
+
+    /// Tells the watchers of a pause made by [`Writer::steer`].
+    fn told_steered(&self, flag: &Flag, steered: Option<String>) {
+        if let (Some(note), Some(p)) = (steered, &flag.plan) {
+            let mut detail = serde_json::Map::new();
+            detail.insert("state".into(), serde_json::json!(p.state.as_str()));
+            self.tell(
+                "plan.paused",
+                flag,
+                format!("The release plan of {} was {note}", flag.key),
+                detail,
+            );
+        }
+    }
+
     /// The snapshot version that serves this writer's changes (its last commit's revision),
     /// if it committed any: what `GET /v1/fleet/wait` is asked to wait for.
     pub fn committed_revision(&self) -> Option<u64> {
@@ -222,17 +261,23 @@ impl Writer<'_> {
             {
                 return Err(conflict(key, Some(e), Some(current.version)));
             }
-            let next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
+            let mut next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
+            let steered = self.steer(&current, &mut next);
             let (before, after) = audited(Some(&current), Some(&next));
+            let mut audit = vec![self.audit(action, Some(key), before, after, why.clone())];
+            audit.extend(steered.iter().map(|note| self.steered_pause(key, note)));
             let commit = Commit {
                 changes: vec![Change::PutFlag {
                     flag: next.clone(),
                     expected: Some(current.version),
                 }],
-                audit: vec![self.audit(action, Some(key), before, after, why.clone())],
+                audit,
             };
             match self.commit(commit).await {
-                Ok(()) => return Ok(next),
+                Ok(()) => {
+                    self.told_steered(&next, steered);
+                    return Ok(next);
+                }
                 Err(ChangeError::Conflict { .. }) if expected.is_none() => continue,
                 Err(e) => return Err(e),
             }

@@ -53,6 +53,7 @@ async fn roles_are_enforced_on_every_area() {
         (Method::GET, "/v1/export", None, "viewer"),
         (Method::GET, "/v1/kill-switch", None, "viewer"),
         (Method::GET, "/v1/fleet", None, "viewer"),
+        (Method::GET, "/v1/plans", None, "viewer"),
         (
             Method::GET,
             "/v1/fleet/wait?version=1&timeout_ms=0",

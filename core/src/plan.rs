@@ -1,0 +1,716 @@
+//! Release plans (SPEC §7): the stages a flag's rollout walks by itself, the guards that stop
+//! it, and the one pure function that says what a running plan does next. The plan is part
+//! of the flag it drives, so every transition is an ordinary versioned flag write. No clock:
+//! the caller passes `now` and what each guard reads.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::validate::Problem;
+
+/// A plan's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanState {
+    /// Walking its stages.
+    Running,
+    /// Stopped by a person (or by a person's change to the flag); `resume` goes on.
+    Paused,
+    /// Stopped by a guard.
+    Tripped,
+    /// Reached its last stage.
+    Completed,
+    /// Stopped for good by a person; the percentage stays where it was.
+    Aborted,
+}
+
+impl PlanState {
+    /// The lower-case name, as in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanState::Running => "running",
+            PlanState::Paused => "paused",
+            PlanState::Tripped => "tripped",
+            PlanState::Completed => "completed",
+            PlanState::Aborted => "aborted",
+        }
+    }
+
+    /// Every state, in API order.
+    pub const ALL: [PlanState; 5] = [
+        PlanState::Running,
+        PlanState::Paused,
+        PlanState::Tripped,
+        PlanState::Completed,
+        PlanState::Aborted,
+    ];
+
+    /// Running or paused: the plan is not over, and a second plan is refused.
+    pub fn is_open(self) -> bool {
+        matches!(self, PlanState::Running | PlanState::Paused)
+    }
+}
+
+/// A duration written as people write them: `500ms`, `30s`, `10m`, `24h`, `7d`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    /// Milliseconds.
+    pub ms: u64,
+}
+
+/// The longest span: a year.
+pub const MAX_SPAN_MS: u64 = 366 * 24 * 3600 * 1000;
+
+impl FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("{text:?} has no unit: write e.g. 30s, 10m, 24h or 7d"))?;
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number and a unit (e.g. 30s, 10m, 24h, 7d)"))?;
+        let per = match unit {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => {
+                return Err(format!(
+                    "{text:?}: the unit must be ms, s, m, h or d (e.g. 30s, 10m, 24h, 7d)"
+                ));
+            }
+        };
+        match n.checked_mul(per) {
+            Some(ms) if ms <= MAX_SPAN_MS => Ok(Span { ms }),
+            _ => Err(format!("{text:?} is longer than a year")),
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Days from a week up, as rollouts are planned (24h, 48h, 72h, 7d).
+        const WEEK: u64 = 7 * 86_400_000;
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1000, "s"),
+        ];
+        for (per, unit) in units {
+            let big_enough = if unit == "d" {
+                self.ms >= WEEK
+            } else {
+                self.ms >= per
+            };
+            if big_enough && self.ms.is_multiple_of(per) {
+                return write!(f, "{}{unit}", self.ms / per);
+            }
+        }
+        write!(f, "{}ms", self.ms)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Span {
+    /// As a chrono duration.
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::milliseconds(i64::try_from(self.ms).unwrap_or(i64::MAX))
+    }
+}
+
+/// A number a guard compares: compared by its bits, so plans (and flags) stay `Eq`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Reading(pub f64);
+
+impl PartialEq for Reading {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Reading {}
+
+impl fmt::Display for Reading {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Short and exact enough for people: 0.0812, 1250, 0.05.
+        let v = self.0;
+        if v != 0.0 && v.abs() < 0.001 {
+            write!(f, "{v:.3e}")
+        } else {
+            let text = format!("{v:.4}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            f.write_str(if text.is_empty() { "0" } else { text })
+        }
+    }
+}
+
+/// One stage: the percentage, and how long it holds before the next (none: the last stage,
+/// or move on at once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// The rollout percentage during the stage.
+    pub rollout_percentage: u32,
+    /// How long it lasts before the next stage, guards permitting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Span>,
+}
+
+/// A guard on a Prometheus query: an instant query giving one sample.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusGuard {
+    /// PromQL giving one sample.
+    pub query: String,
+    /// The guard trips when the value stays above this.
+    pub above: Reading,
+}
+
+/// A guard: trips when its value stays above its threshold for `for`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    /// Names it in the plan's state, the audit (`guard:<name>`) and notifications.
+    pub name: String,
+    /// What it watches.
+    pub prometheus: PrometheusGuard,
+    /// How long the value must stay above the threshold; none: one reading above trips.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub for_: Option<Span>,
+}
+
+/// What a trip does besides stopping the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnTrip {
+    /// Only stop.
+    Pause,
+    /// Also set the percentage back to the previous stage's.
+    Rollback,
+    /// Also turn the flag's kill switch on.
+    Kill,
+}
+
+/// Which guard tripped the plan, with what, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trip {
+    /// The guard's name.
+    pub guard: String,
+    /// The value it read.
+    pub value: Reading,
+    /// Its threshold.
+    pub threshold: Reading,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl Trip {
+    /// `guard <name>: <value> above <threshold>`: the kill switch's reason (SPEC §7).
+    pub fn reason(&self) -> String {
+        format!(
+            "guard {}: {} above {}",
+            self.guard, self.value, self.threshold
+        )
+    }
+}
+
+/// A flag's release plan, as stored with the flag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasePlan {
+    /// Where it is.
+    pub state: PlanState,
+    /// The current stage (index into `stages`).
+    pub stage: usize,
+    /// Every stage, in order.
+    pub stages: Vec<Stage>,
+    /// What watches it.
+    #[serde(default)]
+    pub guards: Vec<Guard>,
+    /// What a trip does.
+    pub on_trip: OnTrip,
+    /// When the current stage began (moved later by a pause, so the hold left is kept).
+    pub stage_started_at: DateTime<Utc>,
+    /// While paused: how much of the stage's hold had passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_ms: Option<u64>,
+    /// The rollout percentage before the plan began (a rollback from the first stage).
+    #[serde(default)]
+    pub started_from: u32,
+    /// Who started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// The trip that stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped_by: Option<Trip>,
+    /// Why it was paused or aborted, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The most stages and guards one plan may have.
+pub const MAX_STAGES: usize = 20;
+/// See [`MAX_STAGES`].
+pub const MAX_GUARDS: usize = 10;
+/// The longest guard query.
+pub const MAX_QUERY_BYTES: usize = 4096;
+
+/// What a guard reads now, as the scheduler sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GuardStatus {
+    /// Read, and not (long enough) above its threshold.
+    Ok(f64),
+    /// No reading: the query failed or gave no single sample. Holds the plan.
+    Unknown,
+    /// Above its threshold for its `for`.
+    Tripped(f64),
+}
+
+/// What the scheduler remembers of one guard between looks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watch {
+    /// The guard's status now.
+    pub status: GuardStatus,
+    /// Since when it has had this kind of status (ok, unknown, tripped).
+    pub since: DateTime<Utc>,
+    /// Since when its value has been above the threshold without a break.
+    pub above_since: Option<DateTime<Utc>>,
+}
+
+impl GuardStatus {
+    /// `ok`, `unknown` or `tripped`, as in the API.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GuardStatus::Ok(_) => "ok",
+            GuardStatus::Unknown => "unknown",
+            GuardStatus::Tripped(_) => "tripped",
+        }
+    }
+
+    /// The value read, if any.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            GuardStatus::Ok(v) | GuardStatus::Tripped(v) => Some(*v),
+            GuardStatus::Unknown => None,
+        }
+    }
+}
+
+impl Watch {
+    /// The watch after `guard` read `value` (`None`: no reading) at `now`. A value above the
+    /// threshold trips once it has stayed above for the guard's `for` (no reading breaks
+    /// the streak: a trip needs readings, as an advance does).
+    pub fn observe(
+        prev: Option<&Watch>,
+        guard: &Guard,
+        value: Option<f64>,
+        now: DateTime<Utc>,
+    ) -> Watch {
+        let above_since = match value {
+            Some(v) if v > guard.prometheus.above.0 => {
+                Some(prev.and_then(|p| p.above_since).unwrap_or(now))
+            }
+            _ => None,
+        };
+        let status = match (value, above_since) {
+            (None, _) => GuardStatus::Unknown,
+            (Some(v), Some(start)) if now - start >= guard.for_.unwrap_or_default().duration() => {
+                GuardStatus::Tripped(v)
+            }
+            (Some(v), _) => GuardStatus::Ok(v),
+        };
+        let since = match prev {
+            Some(p) if p.status.as_str() == status.as_str() => p.since,
+            _ => now,
+        };
+        Watch {
+            status,
+            since,
+            above_since,
+        }
+    }
+}
+
+/// What a running plan does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Nothing now.
+    Hold,
+    /// Move to stage `to`.
+    Advance {
+        /// The next stage.
+        to: usize,
+    },
+    /// The last stage is reached: the plan is complete.
+    Complete,
+    /// Guard `guard` (index) tripped reading `value`.
+    Trip {
+        /// The guard's index in the plan.
+        guard: usize,
+        /// What it read.
+        value: f64,
+    },
+}
+
+impl ReleasePlan {
+    /// The current stage's hold (none: zero).
+    pub fn hold(&self) -> chrono::Duration {
+        self.stages
+            .get(self.stage)
+            .and_then(|s| s.hold)
+            .unwrap_or_default()
+            .duration()
+    }
+
+    /// When the current stage's hold ends (none while not running).
+    pub fn next_at(&self) -> Option<DateTime<Utc>> {
+        (self.state == PlanState::Running).then(|| self.stage_started_at + self.hold())
+    }
+
+    /// The step after the current stage: advance, or complete on the last.
+    fn onward(&self) -> Step {
+        if self.stage + 1 < self.stages.len() {
+            Step::Advance { to: self.stage + 1 }
+        } else {
+            Step::Complete
+        }
+    }
+
+    /// What the plan does at `now` given each guard's status (in `guards` order): a tripped
+    /// guard trips it; an unknown one holds it (it never advances on missing data); else it
+    /// moves on once the stage's hold has passed.
+    pub fn next_step(&self, now: DateTime<Utc>, guards: &[GuardStatus]) -> Step {
+        if self.state != PlanState::Running {
+            return Step::Hold;
+        }
+        for (i, status) in guards.iter().enumerate() {
+            if let GuardStatus::Tripped(value) = status {
+                return Step::Trip {
+                    guard: i,
+                    value: *value,
+                };
+            }
+        }
+        if guards.contains(&GuardStatus::Unknown) {
+            return Step::Hold;
+        }
+        if now >= self.stage_started_at + self.hold() {
+            self.onward()
+        } else {
+            Step::Hold
+        }
+    }
+
+    /// What `advance` (move on now) does: the next step whatever the hold, unless a guard
+    /// holds or trips the plan (then why not).
+    pub fn advance_now(&self, guards: &[GuardStatus]) -> Result<Step, String> {
+        if self.state != PlanState::Running && self.state != PlanState::Paused {
+            return Err(format!("the plan is {}", self.state.as_str()));
+        }
+        for (guard, status) in self.guards.iter().zip(guards) {
+            match status {
+                GuardStatus::Ok(_) => {}
+                GuardStatus::Unknown => {
+                    return Err(format!("guard {} has no reading", guard.name));
+                }
+                GuardStatus::Tripped(v) => {
+                    return Err(format!(
+                        "guard {} reads {} above {}",
+                        guard.name,
+                        Reading(*v),
+                        guard.prometheus.above
+                    ));
+                }
+            }
+        }
+        Ok(self.onward())
+    }
+
+    /// The percentage a rollback after a trip goes back to: the previous stage's, or what
+    /// the flag had before the plan.
+    pub fn previous_percentage(&self) -> u32 {
+        match self.stage.checked_sub(1) {
+            Some(prev) => self.stages[prev].rollout_percentage,
+            None => self.started_from,
+        }
+    }
+
+    /// Every problem with the plan's definition (stages, guards), at once.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if self.stages.is_empty() {
+            problems.push(Problem::new("stages", "a plan needs at least one stage"));
+        }
+        if self.stages.len() > MAX_STAGES {
+            problems.push(Problem::new(
+                "stages",
+                format!(
+                    "holds {} stages; the limit is {MAX_STAGES}",
+                    self.stages.len()
+                ),
+            ));
+        }
+        for (i, stage) in self.stages.iter().enumerate() {
+            if stage.rollout_percentage > 100 {
+                problems.push(Problem::new(
+                    format!("stages[{i}].rollout_percentage"),
+                    "must be 0 to 100",
+                ));
+            }
+        }
+        if self.guards.len() > MAX_GUARDS {
+            problems.push(Problem::new(
+                "guards",
+                format!(
+                    "holds {} guards; the limit is {MAX_GUARDS}",
+                    self.guards.len()
+                ),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, guard) in self.guards.iter().enumerate() {
+            let field = |f: &str| format!("guards[{i}].{f}");
+            if !crate::client_id::is_fleet_id(&guard.name) {
+                problems.push(Problem::new(
+                    field("name"),
+                    "must be 1 to 128 letters, digits, '.', '_', '-' or ':'",
+                ));
+            }
+            if !names.insert(guard.name.as_str()) {
+                problems.push(Problem::new(field("name"), "is used by another guard"));
+            }
+            let query = &guard.prometheus.query;
+            if query.trim().is_empty() || query.len() > MAX_QUERY_BYTES || query.contains('\0') {
+                problems.push(Problem::new(
+                    field("prometheus.query"),
+                    format!("must be 1 to {MAX_QUERY_BYTES} bytes of PromQL"),
+                ));
+            }
+            if !guard.prometheus.above.0.is_finite() {
+                problems.push(Problem::new(field("prometheus.above"), "must be a number"));
+            }
+        }
+        if self.stage >= self.stages.len().max(1) {
+            problems.push(Problem::new("stage", "is past the last stage"));
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn plan(stages: &[(u32, Option<&str>)]) -> ReleasePlan {
+        ReleasePlan {
+            state: PlanState::Running,
+            stage: 0,
+            stages: stages
+                .iter()
+                .map(|(p, h)| Stage {
+                    rollout_percentage: *p,
+                    hold: h.map(|h| h.parse().unwrap()),
+                })
+                .collect(),
+            guards: Vec::new(),
+            on_trip: OnTrip::Kill,
+            stage_started_at: at(0),
+            held_ms: None,
+            started_from: 0,
+            started_by: None,
+            tripped_by: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn spans_read_and_write_as_people_do() {
+        for (text, ms) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("10m", 600_000),
+            ("24h", 86_400_000),
+            ("7d", 604_800_000),
+        ] {
+            let span: Span = text.parse().unwrap();
+            assert_eq!(span.ms, ms);
+            assert_eq!(span.to_string(), text);
+        }
+        assert_eq!("90s".parse::<Span>().unwrap().to_string(), "90s");
+        assert_eq!("120m".parse::<Span>().unwrap().to_string(), "2h");
+        for bad in [
+            "",
+            "10",
+            "m",
+            "1.5h",
+            "10w",
+            "-1s",
+            "400d",
+            "99999999999999999999d",
+        ] {
+            assert!(bad.parse::<Span>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_stage_moves_on_only_when_its_hold_has_passed_and_every_guard_reads_ok() {
+        let p = plan(&[(5, Some("1h")), (25, Some("1h")), (100, None)]);
+        assert_eq!(p.next_step(at(3599), &[]), Step::Hold);
+        assert_eq!(p.next_step(at(3600), &[]), Step::Advance { to: 1 });
+        assert_eq!(
+            p.next_step(at(3600), &[GuardStatus::Ok(0.1), GuardStatus::Unknown]),
+            Step::Hold,
+            "unknown never advances"
+        );
+        assert_eq!(
+            p.next_step(at(10), &[GuardStatus::Unknown, GuardStatus::Tripped(0.2)]),
+            Step::Trip {
+                guard: 1,
+                value: 0.2
+            },
+            "a trip does not wait for the hold"
+        );
+        let last = ReleasePlan {
+            stage: 1,
+            ..p.clone()
+        };
+        assert_eq!(last.next_step(at(3600), &[]), Step::Advance { to: 2 });
+        let done = ReleasePlan {
+            stage: 2,
+            ..p.clone()
+        };
+        assert_eq!(done.next_step(at(0), &[]), Step::Complete);
+        let paused = ReleasePlan {
+            state: PlanState::Paused,
+            ..p
+        };
+        assert_eq!(
+            paused.next_step(at(99_999), &[GuardStatus::Tripped(1.0)]),
+            Step::Hold
+        );
+    }
+
+    #[test]
+    fn advance_now_skips_the_hold_but_not_the_guards() {
+        let mut p = plan(&[(5, Some("1d")), (100, None)]);
+        p.guards.push(Guard {
+            name: "5xx".into(),
+            prometheus: PrometheusGuard {
+                query: "q".into(),
+                above: Reading(0.05),
+            },
+            for_: None,
+        });
+        assert_eq!(
+            p.advance_now(&[GuardStatus::Ok(0.0)]),
+            Ok(Step::Advance { to: 1 })
+        );
+        assert!(
+            p.advance_now(&[GuardStatus::Unknown])
+                .unwrap_err()
+                .contains("no reading")
+        );
+        assert_eq!(
+            p.advance_now(&[GuardStatus::Tripped(0.08)]).unwrap_err(),
+            "guard 5xx reads 0.08 above 0.05"
+        );
+        assert_eq!(p.previous_percentage(), 0);
+        p.stage = 1;
+        assert_eq!(p.previous_percentage(), 5);
+    }
+
+    #[test]
+    fn a_bad_plan_lists_every_problem() {
+        let mut p = plan(&[(101, None)]);
+        p.guards = vec![
+            Guard {
+                name: "a b".into(),
+                prometheus: PrometheusGuard {
+                    query: " ".into(),
+                    above: Reading(f64::NAN)
+                },
+                for_: None,
+            };
+            2
+        ];
+        let fields: Vec<String> = p.problems().into_iter().map(|p| p.field).collect();
+        assert!(
+            fields.contains(&"stages[0].rollout_percentage".to_owned()),
+            "{fields:?}"
+        );
+        assert!(fields.contains(&"guards[0].name".to_owned()));
+        assert!(
+            fields.contains(&"guards[1].name".to_owned()),
+            "duplicate name"
+        );
+        assert!(fields.contains(&"guards[0].prometheus.query".to_owned()));
+        assert!(fields.contains(&"guards[0].prometheus.above".to_owned()));
+        assert!(plan(&[]).problems().iter().any(|p| p.field == "stages"));
+    }
+
+    #[test]
+    fn a_guard_trips_after_staying_above_for_its_for() {
+        let guard = Guard {
+            name: "5xx".into(),
+            prometheus: PrometheusGuard {
+                query: "q".into(),
+                above: Reading(0.05),
+            },
+            for_: Some("10s".parse().unwrap()),
+        };
+        let w = Watch::observe(None, &guard, Some(0.01), at(0));
+        assert_eq!(
+            (w.status.clone(), w.above_since),
+            (GuardStatus::Ok(0.01), None)
+        );
+        let w = Watch::observe(Some(&w), &guard, Some(0.08), at(1));
+        assert_eq!(w.status, GuardStatus::Ok(0.08), "above, not yet for 10 s");
+        assert_eq!(w.since, at(0), "still ok since the first look");
+        let w = Watch::observe(Some(&w), &guard, Some(0.09), at(10));
+        assert_eq!(w.status, GuardStatus::Ok(0.09));
+        let tripped = Watch::observe(Some(&w), &guard, Some(0.07), at(11));
+        assert_eq!(tripped.status, GuardStatus::Tripped(0.07));
+        assert_eq!(tripped.since, at(11));
+        // A dip, or no reading, starts the streak again.
+        let dip = Watch::observe(Some(&w), &guard, Some(0.05), at(11));
+        assert_eq!(dip.above_since, None);
+        let blind = Watch::observe(Some(&w), &guard, None, at(11));
+        assert_eq!(
+            (blind.status, blind.above_since),
+            (GuardStatus::Unknown, None)
+        );
+    }
+
+    #[test]
+    fn readings_print_short() {
+        assert_eq!(Reading(0.0812).to_string(), "0.0812");
+        assert_eq!(Reading(0.05).to_string(), "0.05");
+        assert_eq!(Reading(1250.0).to_string(), "1250");
+        assert_eq!(Reading(0.0).to_string(), "0");
+    }
+}
