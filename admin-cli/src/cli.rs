@@ -88,6 +88,9 @@ pub enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Tokens(commands::tokens::TokensCommand),
+    /// Release plans: start one, see every plan's progress, pause, resume, advance, abort.
+    #[command(subcommand)]
+    Plan(commands::plan::PlanCommand),
     /// Print shell completions.
     Completions(commands::completions::CompletionsArgs),
 }
@@ -117,6 +120,7 @@ impl Command {
             Command::Unkill(args) => args.flag.as_deref(),
             Command::Rollback(args) => Some(&args.flag),
             Command::Eval(args) => Some(&args.flag),
+            Command::Plan(commands::plan::PlanCommand::Start(args)) => Some(&args.flag),
             _ => None,
         }
     }

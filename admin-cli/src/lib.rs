@@ -70,6 +70,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => commands::backup::import(&ctx, args).await,
         Command::Eval(args) => commands::eval::run(&ctx, args).await,
         Command::Tokens(cmd) => commands::tokens::run(&ctx, cmd).await,
+        Command::Plan(cmd) => commands::plan::run(&ctx, cmd).await,
         Command::Completions(args) => commands::completions::run(args),
     };
     match (result, key) {

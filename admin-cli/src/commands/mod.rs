@@ -8,6 +8,7 @@ pub mod eval;
 pub mod flags;
 pub mod fleet;
 pub mod kill;
+pub mod plan;
 pub mod status;
 pub mod tokens;
 

@@ -13,15 +13,16 @@ pub struct Server {
 }
 
 pub async fn server() -> Server {
-    start(false).await
+    server_with(|_| {}).await
 }
 
 /// A server seeded with the demo flags, as `switchyard-server --demo` starts.
 pub async fn demo_server() -> Server {
-    start(true).await
+    server_with(|s| s.demo = true).await
 }
 
-async fn start(demo: bool) -> Server {
+/// A server with the test's settings, after `tweak`.
+pub async fn server_with(tweak: impl FnOnce(&mut Settings)) -> Server {
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
@@ -30,7 +31,7 @@ async fn start(demo: bool) -> Server {
     settings.store.data_dir = data.path().to_owned();
     settings.admin_token = Some(ADMIN.into());
     settings.sdk_token = Some(SDK.into());
-    settings.demo = demo;
+    tweak(&mut settings);
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

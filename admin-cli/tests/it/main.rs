@@ -5,3 +5,4 @@ mod docs;
 mod errors;
 mod fleet;
 mod helpers;
+mod plan;

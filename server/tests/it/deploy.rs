@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::helpers::{SDK, spawn_app};
+use crate::helpers::SDK;
 
 fn deploy_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy")
@@ -72,9 +72,27 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn the_alerts_and_dashboard_use_only_exported_metrics() {
-    let app = spawn_app().await;
-    // Labelled series appear once used: evaluate, and make a request of every kind.
+    let dead = format!("http://127.0.0.1:{}", switchyard_testkit::free_port());
+    let app = crate::helpers::spawn_with(move |s| {
+        s.plans.tick_ms = 50;
+        s.guards.prometheus_url = Some(dead);
+        s.guards.query_timeout_ms = 100;
+    })
+    .await;
+    // Labelled series appear once used: evaluate, make a request of every kind, and run a
+    // guarded plan for a tick or two.
     app.create("f", json!({"enabled": true})).await;
+    crate::plans::start(
+        &app,
+        "f",
+        json!({"stages": [{"rollout_percentage": 5, "hold": "1h"}],
+               "guards": [{"name": "g", "prometheus": {"query": "up", "above": 1}}]}),
+    )
+    .await;
+    crate::redis::eventually("a guard read", || async {
+        app.metrics().await.contains("switchyard_guard_value{")
+    })
+    .await;
     app.call(
         Method::POST,
         "/v1/evaluate",
