@@ -10,6 +10,8 @@
 //!   newest page, at two log sizes.
 //! - `src/bin/fleet.rs`: kill switch acknowledged → `/v1/fleet/wait` verified on 3 instances
 //!   and 1,000 SDKs, beside the write's round trip and when the SDKs had in fact loaded it.
+//! - `src/bin/plans.rs`: a stage's hold ending, and a guard's trip, to every instance serving
+//!   it, beside one tick (and one scrape interval).
 //! - `src/bin/chaos.rs`: the fault suite (`scripts/chaos`): real Redis and server SIGKILLs
 //!   under a mixed load, with the time each kill switch takes to converge.
 
