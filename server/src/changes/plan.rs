@@ -426,3 +426,90 @@ fn step_text(flag: &Flag, step: &Step) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use switchyard_core::plan::{Guard, PrometheusGuard, Reading, Stage};
+
+    use super::*;
+
+    fn flag(on_trip: OnTrip, stage: usize) -> Flag {
+        let stages = [10, 30, 100]
+            .map(|p| Stage {
+                rollout_percentage: p,
+                hold: Some("1h".parse().unwrap()),
+            })
+            .to_vec();
+        let mut f = Flag::new("f");
+        f.rollout_percentage = stages[stage].rollout_percentage;
+        f.plan = Some(Box::new(ReleasePlan {
+            state: PlanState::Running,
+            stage,
+            stages,
+            guards: vec![Guard {
+                name: "5xx".into(),
+                prometheus: PrometheusGuard {
+                    query: "q".into(),
+                    above: Reading(0.05),
+                },
+                for_: None,
+            }],
+            on_trip,
+            stage_started_at: Utc::now(),
+            held_ms: None,
+            started_from: 2,
+            started_by: None,
+            tripped_by: None,
+            note: None,
+        }));
+        f
+    }
+
+    #[test]
+    fn a_trip_pauses_rolls_back_or_kills() {
+        let trip = Step::Trip {
+            guard: 0,
+            value: 0.08,
+        };
+        let now = Utc::now();
+        let paused = apply_step(flag(OnTrip::Pause, 1), &trip, now);
+        assert_eq!((paused.rollout_percentage, paused.kill_switch), (30, false));
+        let plan = paused.plan.unwrap();
+        assert_eq!(plan.state, PlanState::Tripped);
+        assert_eq!(
+            plan.tripped_by.unwrap().reason(),
+            "guard 5xx: 0.08 above 0.05"
+        );
+        let rolled = apply_step(flag(OnTrip::Rollback, 1), &trip, now);
+        assert_eq!(rolled.rollout_percentage, 10, "the previous stage's");
+        let first = apply_step(flag(OnTrip::Rollback, 0), &trip, now);
+        assert_eq!(first.rollout_percentage, 2, "what it had before the plan");
+        let killed = apply_step(flag(OnTrip::Kill, 1), &trip, now);
+        assert_eq!((killed.rollout_percentage, killed.kill_switch), (30, true));
+    }
+
+    #[test]
+    fn a_persons_change_pauses_only_what_the_plan_steers() {
+        let now = Utc::now();
+        let before = flag(OnTrip::Kill, 0);
+        let mut described = before.clone();
+        described.description = "new".into();
+        assert_eq!(
+            pause_if_steered("ann", false, &before, &mut described, now),
+            None
+        );
+        let mut raised = before.clone();
+        raised.rollout_percentage = 50;
+        assert_eq!(
+            pause_if_steered("plan", true, &before, &mut raised.clone(), now),
+            None,
+            "the plan's own steps do not pause it"
+        );
+        let note = pause_if_steered("ann", false, &before, &mut raised, now);
+        assert_eq!(
+            note.as_deref(),
+            Some("paused: ann changed the rollout percentage by hand")
+        );
+        assert_eq!(raised.plan.unwrap().state, PlanState::Paused);
+    }
+}
