@@ -59,10 +59,7 @@ async fn get(
     _: Auth<Viewer>,
 ) -> Result<HttpResponse, ApiError> {
     let published = state.published();
-    let flag = published
-        .snapshot
-        .get(&key)
-        .ok_or_else(|| ApiError::FlagNotFound(key.into_inner()))?;
+    let flag = super::served(&published, &key)?;
     if none_match(req.headers(), &etag(flag).1) {
         return Ok(HttpResponse::NotModified()
             .insert_header(etag(flag))

@@ -80,6 +80,17 @@ pub fn client_header(req: &HttpRequest) -> Result<Option<ClientHeader>, ApiError
         .map_err(|why| ApiError::BadRequest(format!("X-Switchyard-Client: {why}")))
 }
 
+/// Flag `key` as `published` serves it, or 404.
+pub fn served<'a>(
+    published: &'a crate::state::Published,
+    key: &str,
+) -> Result<&'a switchyard_core::Flag, ApiError> {
+    published
+        .snapshot
+        .get(key)
+        .ok_or_else(|| ApiError::FlagNotFound(key.to_owned()))
+}
+
 /// A route whose other methods answer 405 (rewritten to problem+json like every error). It is
 /// named after its path, so metrics read the route label without building a string.
 pub fn resource(path: &str) -> actix_web::Resource {

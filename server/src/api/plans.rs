@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use switchyard_core::Flag;
 
-use super::{Body, parse_json, parse_optional_json, resource, written};
+use super::{Body, parse_json, parse_optional_json, resource, served, written};
 use crate::auth::{Auth, Editor, Viewer};
 use crate::changes::Writer;
 use crate::error::ApiError;
@@ -50,11 +50,7 @@ async fn get(
     _: Auth<Viewer>,
 ) -> Result<HttpResponse, ApiError> {
     let published = state.published();
-    let flag = published
-        .snapshot
-        .get(&key)
-        .ok_or_else(|| ApiError::FlagNotFound(key.into_inner()))?;
-    answer(&state, HttpResponse::Ok(), None, flag)
+    answer(&state, HttpResponse::Ok(), None, served(&published, &key)?)
 }
 
 async fn list(state: web::Data<AppState>, _: Auth<Viewer>) -> HttpResponse {
@@ -112,11 +108,7 @@ async fn act(
         "advance" => {
             let statuses = {
                 let published = state.published();
-                let flag = published
-                    .snapshot
-                    .get(&key)
-                    .ok_or_else(|| ApiError::FlagNotFound(key.clone()))?;
-                match &flag.plan {
+                match &served(&published, &key)?.plan {
                     Some(plan) => state.guards.statuses(&key, plan),
                     None => Vec::new(),
                 }

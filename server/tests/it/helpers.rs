@@ -88,6 +88,20 @@ impl TestApp {
             .expect("metrics body")
     }
 
+    /// Issues a token named `name` with `role` (as admin); returns the token.
+    pub async fn token(&self, name: &str, role: &str) -> String {
+        let (status, issued) = self
+            .call(
+                Method::POST,
+                "/v1/tokens",
+                Some(ADMIN),
+                Some(serde_json::json!({"name": name, "role": role})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{issued}");
+        issued["token"].as_str().expect("a token").to_owned()
+    }
+
     /// Creates a flag as admin; asserts 201.
     pub async fn create(&self, key: &str, body: Value) -> Value {
         let (status, flag) = self

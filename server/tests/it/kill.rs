@@ -13,15 +13,7 @@ async fn flag_and_global_kill_switches_win_at_once() {
         json!({"enabled": true, "rollout_percentage": 100, "whitelist": ["vip"]}),
     )
     .await;
-    let (_, responder) = app
-        .call(
-            Method::POST,
-            "/v1/tokens",
-            Some(ADMIN),
-            Some(json!({"name": "oncall", "role": "responder"})),
-        )
-        .await;
-    let responder = responder["token"].as_str().unwrap().to_owned();
+    let responder = app.token("oncall", "responder").await;
 
     let res = app
         .send(

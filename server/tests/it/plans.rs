@@ -405,15 +405,7 @@ async fn bad_plans_are_refused_whole_and_roles_hold() {
         StatusCode::NOT_FOUND,
     )
     .await;
-    let (_, issued) = app
-        .call(
-            Method::POST,
-            "/v1/tokens",
-            Some(ADMIN),
-            Some(json!({"name": "oncall", "role": "responder"})),
-        )
-        .await;
-    let responder = issued["token"].as_str().unwrap();
+    let responder = &app.token("oncall", "responder").await;
     let res = app
         .send(
             Method::PUT,
