@@ -56,7 +56,8 @@ fn bench_evaluate(c: &mut Criterion) {
 }
 
 /// The SDK's `is_enabled` beside `switchyard-core` called directly on the same snapshot:
-/// what the client adds (a lock-free snapshot load and the default handling).
+/// what the client adds (a lock-free snapshot load and the default handling), without and
+/// with impact counting.
 fn bench_sdk(c: &mut Criterion) {
     let mut group = c.benchmark_group("sdk");
     let ctx = Context::new().user("user-4242").market("fr");
@@ -78,7 +79,24 @@ fn bench_sdk(c: &mut Criterion) {
     group.bench_function("client_is_enabled", |b| {
         b.iter(|| client.is_enabled(black_box("new-onboarding"), black_box(&ctx)))
     });
+    // The same, with impact counting on (SPEC §8): a running client (its server unreachable,
+    // so its reports fail quietly) whose every evaluation counts an exposure.
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let counting = runtime.block_on(async {
+        switchyard_sdk::Client::builder("http://127.0.0.1:9", "unused")
+            .bootstrap(
+                Snapshot::new(1, KillSwitch::default(), [realistic_flag("new-onboarding")])
+                    .to_export(),
+            )
+            .build()
+            .expect("a client")
+    });
+    group.bench_function("client_is_enabled_counting_impact", |b| {
+        b.iter(|| counting.is_enabled(black_box("new-onboarding"), black_box(&ctx)))
+    });
     group.finish();
+    drop(counting);
+    drop(runtime);
 }
 
 criterion_group!(benches, bench_evaluate, bench_sdk);

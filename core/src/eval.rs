@@ -12,7 +12,13 @@ use crate::model::{Context, Decision, Flag, Reason, Snapshot};
 /// | 2 | flag unknown | off (error) | `FLAG_NOT_FOUND` |
 /// | 3–9 | see [`evaluate_flag`] | | |
 pub fn evaluate(snapshot: &Snapshot, key: &str, ctx: &Context<'_>) -> Decision {
-    let flag = snapshot.get(key);
+    evaluate_at(snapshot, snapshot.position(key), ctx)
+}
+
+/// [`evaluate`] for the flag at `index` in `snapshot` (from [`Snapshot::position`]; `None`:
+/// unknown), for callers that also want the index (the SDK counts exposures by it).
+pub fn evaluate_at(snapshot: &Snapshot, index: Option<usize>, ctx: &Context<'_>) -> Decision {
+    let flag = index.and_then(|i| snapshot.flags().get(i));
     if snapshot.global_kill_switch.active {
         return Decision::new(false, Reason::GlobalKillSwitch, flag.map(|f| f.version));
     }

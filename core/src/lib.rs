@@ -12,6 +12,7 @@
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
 //! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
 //! - [`patch`]: `FlagPatch`, a partial change (the server applies it, the CLI builds it).
+//! - [`impact`]: exposures and events per variant, and the sequential test impact guards make.
 //! - [`plan`]: release plans: stages, guards, and what a running plan does next.
 //! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (SPEC §10).
 
@@ -19,6 +20,7 @@ pub mod bucket;
 pub mod client_id;
 pub mod context;
 pub mod eval;
+pub mod impact;
 pub mod model;
 pub mod openfeature;
 pub mod patch;
@@ -27,7 +29,7 @@ pub mod role;
 pub mod validate;
 
 pub use bucket::bucket;
-pub use eval::{evaluate, evaluate_flag};
+pub use eval::{evaluate, evaluate_at, evaluate_flag};
 pub use model::{
     Context, Decision, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot, Variant,
     Whitelist,

@@ -421,6 +421,11 @@ impl Snapshot {
         self.index.get(key).map(|&i| &self.flags[i])
     }
 
+    /// Where flag `key` is in [`Snapshot::flags`].
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+
     /// Every flag, sorted by key.
     pub fn flags(&self) -> &[Flag] {
         &self.flags

@@ -188,14 +188,35 @@ pub struct PrometheusGuard {
     pub above: Reading,
 }
 
-/// A guard: trips when its value stays above its threshold for `for`.
+/// A guard on the SDKs' impact reports (SPEC §8): trips when, in the current stage, the
+/// `event` rate among users who got `on` is higher than `max_ratio` × the rate among users
+/// who got `off`, with one-sided `confidence`, once both cohorts have `min_exposures`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactGuard {
+    /// The tracked event, e.g. `error`.
+    pub event: String,
+    /// How much worse the on-cohort may be.
+    pub max_ratio: Reading,
+    /// Exposures each cohort needs before the test may trip.
+    pub min_exposures: u64,
+    /// The one-sided confidence, e.g. 0.95.
+    pub confidence: Reading,
+}
+
+/// A guard: trips when its value stays above its threshold for `for`. Exactly one of
+/// `prometheus` and `impact` says what it watches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Guard {
     /// Names it in the plan's state, the audit (`guard:<name>`) and notifications.
     pub name: String,
-    /// What it watches.
-    pub prometheus: PrometheusGuard,
+    /// A Prometheus query it watches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusGuard>,
+    /// The SDKs' impact reports it tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactGuard>,
     /// How long the value must stay above the threshold; none: one reading above trips.
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub for_: Option<Span>,
@@ -211,6 +232,31 @@ pub enum OnTrip {
     Rollback,
     /// Also turn the flag's kill switch on.
     Kill,
+}
+
+impl Guard {
+    /// The threshold its value is compared with: the query's `above`, or the impact's
+    /// `max_ratio`.
+    pub fn threshold(&self) -> Reading {
+        match (&self.prometheus, &self.impact) {
+            (Some(p), _) => p.above,
+            (None, Some(i)) => i.max_ratio,
+            (None, None) => Reading(f64::INFINITY),
+        }
+    }
+
+    /// A Prometheus guard on `query` above `above`.
+    pub fn on_prometheus(name: &str, query: &str, above: f64, for_: Option<Span>) -> Guard {
+        Guard {
+            name: name.into(),
+            prometheus: Some(PrometheusGuard {
+                query: query.into(),
+                above: Reading(above),
+            }),
+            impact: None,
+            for_,
+        }
+    }
 }
 
 /// Which guard tripped the plan, with what, when.
@@ -261,6 +307,9 @@ pub struct ReleasePlan {
     /// Who started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
+    /// When it started: with the stage, names the stage's impact sums.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// The trip that stopped it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tripped_by: Option<Trip>,
@@ -275,6 +324,8 @@ pub const MAX_STAGES: usize = 20;
 pub const MAX_GUARDS: usize = 10;
 /// The longest guard query.
 pub const MAX_QUERY_BYTES: usize = 4096;
+/// The longest tracked event name.
+pub const MAX_EVENT_BYTES: usize = 64;
 
 /// What a guard reads now, as the scheduler sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -318,19 +369,19 @@ impl GuardStatus {
 }
 
 impl Watch {
-    /// The watch after `guard` read `value` (`None`: no reading) at `now`. A value above the
-    /// threshold trips once it has stayed above for the guard's `for` (no reading breaks
-    /// the streak: a trip needs readings, as an advance does).
+    /// The watch after `guard` read `reading` (`None`: no reading) at `now`: the value, and
+    /// whether it counts against the plan (a query's value above its threshold; an impact
+    /// test that found harm). It trips once it has stayed so for the guard's `for` (no
+    /// reading breaks the streak: a trip needs readings, as an advance does).
     pub fn observe(
         prev: Option<&Watch>,
         guard: &Guard,
-        value: Option<f64>,
+        reading: Option<(f64, bool)>,
         now: DateTime<Utc>,
     ) -> Watch {
-        let above_since = match value {
-            Some(v) if v > guard.prometheus.above.0 => {
-                Some(prev.and_then(|p| p.above_since).unwrap_or(now))
-            }
+        let value = reading.map(|(v, _)| v);
+        let above_since = match reading {
+            Some((_, true)) => Some(prev.and_then(|p| p.above_since).unwrap_or(now)),
             _ => None,
         };
         let status = match (value, above_since) {
@@ -374,6 +425,12 @@ pub enum Step {
 }
 
 impl ReleasePlan {
+    /// The name of the current stage's impact sums: the plan's start and the stage.
+    pub fn stage_key(&self) -> String {
+        let started = self.started_at.map_or(0, |t| t.timestamp_millis());
+        format!("{started}:{}", self.stage)
+    }
+
     /// The current stage's hold (none: zero).
     pub fn hold(&self) -> chrono::Duration {
         self.stages
@@ -439,7 +496,7 @@ impl ReleasePlan {
                         "guard {} reads {} above {}",
                         guard.name,
                         Reading(*v),
-                        guard.prometheus.above
+                        guard.threshold()
                     ));
                 }
             }
@@ -500,15 +557,52 @@ impl ReleasePlan {
             if !names.insert(guard.name.as_str()) {
                 problems.push(Problem::new(field("name"), "is used by another guard"));
             }
-            let query = &guard.prometheus.query;
-            if query.trim().is_empty() || query.len() > MAX_QUERY_BYTES || query.contains('\0') {
-                problems.push(Problem::new(
-                    field("prometheus.query"),
-                    format!("must be 1 to {MAX_QUERY_BYTES} bytes of PromQL"),
-                ));
-            }
-            if !guard.prometheus.above.0.is_finite() {
-                problems.push(Problem::new(field("prometheus.above"), "must be a number"));
+            match (&guard.prometheus, &guard.impact) {
+                (Some(p), None) => {
+                    let query = &p.query;
+                    if query.trim().is_empty()
+                        || query.len() > MAX_QUERY_BYTES
+                        || query.contains('\0')
+                    {
+                        problems.push(Problem::new(
+                            field("prometheus.query"),
+                            format!("must be 1 to {MAX_QUERY_BYTES} bytes of PromQL"),
+                        ));
+                    }
+                    if !p.above.0.is_finite() {
+                        problems.push(Problem::new(field("prometheus.above"), "must be a number"));
+                    }
+                }
+                (None, Some(i)) => {
+                    if !crate::client_id::is_fleet_id(&i.event) || i.event.len() > MAX_EVENT_BYTES {
+                        problems.push(Problem::new(
+                            field("impact.event"),
+                            format!("must be 1 to {MAX_EVENT_BYTES} letters, digits, '.', '_', '-' or ':'"),
+                        ));
+                    }
+                    if !(i.max_ratio.0.is_finite() && i.max_ratio.0 >= 1.0) {
+                        problems.push(Problem::new(
+                            field("impact.max_ratio"),
+                            "must be a number ≥ 1",
+                        ));
+                    }
+                    if !(i.confidence.0 > 0.5 && i.confidence.0 < 1.0) {
+                        problems.push(Problem::new(
+                            field("impact.confidence"),
+                            "must be above 0.5 and below 1 (e.g. 0.95)",
+                        ));
+                    }
+                    if i.min_exposures == 0 || i.min_exposures > 1_000_000_000 {
+                        problems.push(Problem::new(
+                            field("impact.min_exposures"),
+                            "must be 1 to 1,000,000,000",
+                        ));
+                    }
+                }
+                _ => problems.push(Problem::new(
+                    field("prometheus"),
+                    "a guard watches exactly one of prometheus and impact",
+                )),
             }
         }
         if self.stage >= self.stages.len().max(1) {
@@ -543,6 +637,7 @@ mod tests {
             held_ms: None,
             started_from: 0,
             started_by: None,
+            started_at: None,
             tripped_by: None,
             note: None,
         }
@@ -618,14 +713,7 @@ mod tests {
     #[test]
     fn advance_now_skips_the_hold_but_not_the_guards() {
         let mut p = plan(&[(5, Some("1d")), (100, None)]);
-        p.guards.push(Guard {
-            name: "5xx".into(),
-            prometheus: PrometheusGuard {
-                query: "q".into(),
-                above: Reading(0.05),
-            },
-            for_: None,
-        });
+        p.guards.push(Guard::on_prometheus("5xx", "q", 0.05, None));
         assert_eq!(
             p.advance_now(&[GuardStatus::Ok(0.0)]),
             Ok(Step::Advance { to: 1 })
@@ -647,17 +735,7 @@ mod tests {
     #[test]
     fn a_bad_plan_lists_every_problem() {
         let mut p = plan(&[(101, None)]);
-        p.guards = vec![
-            Guard {
-                name: "a b".into(),
-                prometheus: PrometheusGuard {
-                    query: " ".into(),
-                    above: Reading(f64::NAN)
-                },
-                for_: None,
-            };
-            2
-        ];
+        p.guards = vec![Guard::on_prometheus("a b", " ", f64::NAN, None); 2];
         let fields: Vec<String> = p.problems().into_iter().map(|p| p.field).collect();
         assert!(
             fields.contains(&"stages[0].rollout_percentage".to_owned()),
@@ -675,29 +753,23 @@ mod tests {
 
     #[test]
     fn a_guard_trips_after_staying_above_for_its_for() {
-        let guard = Guard {
-            name: "5xx".into(),
-            prometheus: PrometheusGuard {
-                query: "q".into(),
-                above: Reading(0.05),
-            },
-            for_: Some("10s".parse().unwrap()),
-        };
-        let w = Watch::observe(None, &guard, Some(0.01), at(0));
+        let guard = Guard::on_prometheus("5xx", "q", 0.05, Some("10s".parse().unwrap()));
+        let read = |v: f64| Some((v, v > 0.05));
+        let w = Watch::observe(None, &guard, read(0.01), at(0));
         assert_eq!(
             (w.status.clone(), w.above_since),
             (GuardStatus::Ok(0.01), None)
         );
-        let w = Watch::observe(Some(&w), &guard, Some(0.08), at(1));
+        let w = Watch::observe(Some(&w), &guard, read(0.08), at(1));
         assert_eq!(w.status, GuardStatus::Ok(0.08), "above, not yet for 10 s");
         assert_eq!(w.since, at(0), "still ok since the first look");
-        let w = Watch::observe(Some(&w), &guard, Some(0.09), at(10));
+        let w = Watch::observe(Some(&w), &guard, read(0.09), at(10));
         assert_eq!(w.status, GuardStatus::Ok(0.09));
-        let tripped = Watch::observe(Some(&w), &guard, Some(0.07), at(11));
+        let tripped = Watch::observe(Some(&w), &guard, read(0.07), at(11));
         assert_eq!(tripped.status, GuardStatus::Tripped(0.07));
         assert_eq!(tripped.since, at(11));
         // A dip, or no reading, starts the streak again.
-        let dip = Watch::observe(Some(&w), &guard, Some(0.05), at(11));
+        let dip = Watch::observe(Some(&w), &guard, read(0.05), at(11));
         assert_eq!(dip.above_since, None);
         let blind = Watch::observe(Some(&w), &guard, None, at(11));
         assert_eq!(

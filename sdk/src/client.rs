@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::bootstrap;
 use crate::error::SdkError;
+use crate::impact::{self, Impact, Served};
 use crate::sync;
 
 /// Where the client's flags come from right now.
@@ -38,23 +39,27 @@ pub enum Status {
     },
 }
 
-/// What the client and its background task share.
+/// What the client and its background tasks share.
 pub(crate) struct Shared {
-    pub(crate) snapshot: ArcSwapOption<Snapshot>,
+    pub(crate) snapshot: ArcSwapOption<Served>,
     pub(crate) status: watch::Sender<Status>,
     pub(crate) config: Config,
+    pub(crate) impact: Impact,
 }
 
 impl Shared {
-    /// Serves `snapshot` from now on.
+    /// Serves `snapshot` from now on (the counts of the one it replaces are kept).
     pub(crate) fn install(&self, snapshot: Snapshot, status: Status) {
-        self.snapshot.store(Some(Arc::new(snapshot)));
+        let replaced = self.snapshot.swap(Some(Arc::new(Served::new(snapshot))));
+        if let Some(old) = replaced {
+            self.impact.retire(&old);
+        }
         self.status.send_replace(status);
     }
 
     /// The served snapshot's version, if any.
     pub(crate) fn version(&self) -> Option<u64> {
-        self.snapshot.load().as_ref().map(|s| s.version)
+        self.snapshot.load().as_ref().map(|s| s.snapshot.version)
     }
 
     /// The version of the server's data being served, if any (not bootstrap data).
@@ -111,6 +116,10 @@ pub(crate) struct Config {
     pub(crate) client_id: String,
     /// The application's name in the fleet view.
     pub(crate) app: String,
+    /// Count exposures and tracked events and report them (SPEC §8).
+    pub(crate) report_impact: bool,
+    /// How often they are reported.
+    pub(crate) impact_interval: Duration,
 }
 
 /// A random client id: 16 hex digits.
@@ -139,7 +148,9 @@ fn default_app() -> String {
 /// Stops the background task when the last `Client` clone goes.
 struct Task {
     stop: watch::Sender<bool>,
-    handle: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The sync task and, when impact is reported, the reporter (which sends once more as
+    /// it stops).
+    handles: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for Task {
@@ -180,6 +191,8 @@ impl Client {
                 persist_path: None,
                 client_id: random_client_id(),
                 app: default_app(),
+                report_impact: true,
+                impact_interval: Duration::from_secs(5),
             },
             connect_timeout: Duration::from_secs(2),
             bootstrap: None,
@@ -205,23 +218,70 @@ impl Client {
     /// The full decision; an unknown flag gives `default` with reason `FLAG_NOT_FOUND`, no
     /// data yet gives `default` with reason `NO_DATA`. Kill switches always give off.
     pub fn evaluate_or(&self, flag: &str, ctx: &Context<'_>, default: bool) -> Decision {
-        self.with_snapshot(|snapshot| match snapshot {
-            None => Decision::new(default, Reason::NoData, None),
-            Some(snapshot) => {
-                let decision = snapshot.evaluate(flag, ctx);
-                if decision.reason == Reason::FlagNotFound {
-                    Decision::new(default, Reason::FlagNotFound, None)
-                } else {
-                    decision
-                }
-            }
-        })
+        let guard = self.shared.snapshot.load();
+        let Some(served) = guard.as_deref() else {
+            return Decision::new(default, Reason::NoData, None);
+        };
+        let index = served.snapshot.position(flag);
+        let decision = switchyard_core::evaluate_at(&served.snapshot, index, ctx);
+        if let Some(i) = index
+            && self.shared.config.report_impact
+        {
+            served.expose(i, decision.variant);
+        }
+        if decision.reason == Reason::FlagNotFound {
+            Decision::new(default, Reason::FlagNotFound, None)
+        } else {
+            decision
+        }
+    }
+
+    /// Counts `event` (e.g. `"error"`) for `flag`, attributed to the variant `ctx`'s user
+    /// gets: what impact guards compare between the users who got the feature and those who
+    /// did not (SPEC §8). An unknown flag, or a name other than 1 to 64 of
+    /// `[A-Za-z0-9._:-]`, counts nothing. Never blocks, never does I/O.
+    pub fn track(&self, flag: &str, event: &str, ctx: &Context<'_>) {
+        if !self.shared.config.report_impact {
+            return;
+        }
+        let guard = self.shared.snapshot.load();
+        let Some(served) = guard.as_deref() else {
+            return;
+        };
+        let Some(index) = served.snapshot.position(flag) else {
+            return;
+        };
+        let decision = switchyard_core::evaluate_at(&served.snapshot, Some(index), ctx);
+        self.shared.impact.track(flag, decision.variant, event);
+    }
+
+    /// Counts `event` for every flag whose release plan is running or paused, each with the
+    /// variant `ctx`'s user gets: for callers that do not say which flag an event is about
+    /// (OpenFeature's `track`).
+    pub fn track_all(&self, event: &str, ctx: &Context<'_>) {
+        if !self.shared.config.report_impact {
+            return;
+        }
+        let guard = self.shared.snapshot.load();
+        let Some(served) = guard.as_deref() else {
+            return;
+        };
+        let planned = served
+            .snapshot
+            .flags()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.plan.as_ref().is_some_and(|p| p.state.is_open()));
+        for (index, flag) in planned {
+            let decision = switchyard_core::evaluate_at(&served.snapshot, Some(index), ctx);
+            self.shared.impact.track(&flag.key, decision.variant, event);
+        }
     }
 
     /// Runs `read` on the snapshot being served (a lock-free load).
     pub fn with_snapshot<T>(&self, read: impl FnOnce(Option<&Snapshot>) -> T) -> T {
         let guard = self.shared.snapshot.load();
-        read(guard.as_deref())
+        read(guard.as_deref().map(|s| &s.snapshot))
     }
 
     /// Where the flags come from right now.
@@ -255,13 +315,13 @@ impl Client {
         }
     }
 
-    /// Stops the background updates and waits for them to end. Evaluations keep serving
-    /// the last flags.
+    /// Stops the background updates (sending the last impact counts) and waits for them to
+    /// end. Evaluations keep serving the last flags.
     pub async fn shutdown(&self) {
         let Some(task) = &self.task else { return };
         task.stop.send_replace(true);
-        let handle = task.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(handle) = handle {
+        let handles = std::mem::take(&mut *task.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in handles {
             let _ = handle.await;
         }
     }
@@ -348,6 +408,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to count exposures and tracked events and report them to the server every
+    /// [`ClientBuilder::impact_interval`] (default: on; SPEC §8). Off, `track` does nothing.
+    pub fn report_impact(mut self, on: bool) -> Self {
+        self.config.report_impact = on;
+        self
+    }
+
+    /// How often impact counts are reported (default 5 s, at least 100 ms).
+    pub fn impact_interval(mut self, every: Duration) -> Self {
+        self.config.impact_interval = every.max(Duration::from_millis(100));
+        self
+    }
+
     /// Never contact the server: serve bootstrap (or persisted) data only.
     pub fn offline(mut self, offline: bool) -> Self {
         self.offline = offline;
@@ -358,11 +431,13 @@ impl ClientBuilder {
     /// current tokio runtime).
     pub fn build(self) -> Result<Client, SdkError> {
         let ClientBuilder {
-            config,
+            mut config,
             connect_timeout,
             bootstrap,
             offline,
         } = self;
+        // Offline, nothing would ever be reported: do not count.
+        config.report_impact &= !offline;
         let initial = config
             .persist_path
             .as_deref()
@@ -374,9 +449,10 @@ impl ClientBuilder {
             Status::Starting
         };
         let shared = Arc::new(Shared {
-            snapshot: ArcSwapOption::new(initial.map(Arc::new)),
+            snapshot: ArcSwapOption::new(initial.map(|s| Arc::new(Served::new(s)))),
             status: watch::channel(status).0,
             config,
+            impact: Impact::default(),
         });
         if offline {
             return Ok(Client { shared, task: None });
@@ -393,10 +469,16 @@ impl ClientBuilder {
             .build()
             .map_err(|e| SdkError::Http(e.to_string()))?;
         let (stop, stopped) = watch::channel(false);
-        let handle = runtime.spawn(sync::run(shared.clone(), http, stopped));
+        let mut handles = Vec::new();
+        if shared.config.report_impact {
+            let every = shared.config.impact_interval;
+            let reporter = impact::report(shared.clone(), http.clone(), every, stopped.clone());
+            handles.push(runtime.spawn(reporter));
+        }
+        handles.push(runtime.spawn(sync::run(shared.clone(), http, stopped)));
         let task = Task {
             stop,
-            handle: Mutex::new(Some(handle)),
+            handles: Mutex::new(handles),
         };
         Ok(Client {
             shared,

@@ -32,11 +32,13 @@
 //! - [`sync`]: the background task: snapshot fetches, the event stream, polling, backoff.
 //! - [`bootstrap`]: bootstrap data and the persisted snapshot file.
 //! - [`error`]: `SdkError`, what building or waiting can fail with.
+//! - [`impact`]: exposures and tracked events, counted and reported (SPEC §8).
 //! - `openfeature` (feature `openfeature`): an OpenFeature provider.
 
 pub mod bootstrap;
 pub mod client;
 pub mod error;
+pub mod impact;
 #[cfg(feature = "openfeature")]
 pub mod openfeature;
 pub mod sync;

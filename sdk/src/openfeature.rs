@@ -1,6 +1,10 @@
 //! An OpenFeature provider (feature `openfeature`): apps on the `open-feature` crate evaluate
 //! through a Switchyard `Client`, locally. Switchyard flags are boolean; other types answer
 //! `TYPE_MISMATCH`. The context's targeting key is the user; a `market` string field the market.
+//! Evaluations count exposures as the client's do (SPEC §8). The `open-feature` crate (0.3)
+//! has no tracking API yet; [`SwitchyardProvider::track`] is OpenFeature's `track` for when it
+//! does, and for apps that call it directly: the event counts for every flag in a release
+//! plan, with the variant the context's user gets.
 
 use async_trait::async_trait;
 use open_feature::provider::{
@@ -28,6 +32,26 @@ impl SwitchyardProvider {
             metadata: ProviderMetadata::new("switchyard"),
         }
     }
+
+    /// OpenFeature's `track(event, context)`: counts `event` for every flag whose release
+    /// plan is running or paused, attributed to the variant the context's user gets.
+    pub fn track(&self, event: &str, evaluation_context: &EvaluationContext) {
+        self.client.track_all(event, &context(evaluation_context));
+    }
+}
+
+/// The Switchyard context of an OpenFeature one: the targeting key and `market`.
+fn context(evaluation_context: &EvaluationContext) -> Context<'_> {
+    let mut ctx = Context::new();
+    if let Some(user) = &evaluation_context.targeting_key {
+        ctx = ctx.user(user.as_str());
+    }
+    if let Some(EvaluationContextFieldValue::String(market)) =
+        evaluation_context.custom_fields.get("market")
+    {
+        ctx = ctx.market(market.as_str());
+    }
+    ctx
 }
 
 fn reason(name: &str) -> EvaluationReason {
@@ -68,41 +92,37 @@ impl FeatureProvider for SwitchyardProvider {
         flag_key: &str,
         evaluation_context: &EvaluationContext,
     ) -> EvaluationResult<ResolutionDetails<bool>> {
-        let mut ctx = Context::new();
-        if let Some(user) = &evaluation_context.targeting_key {
-            ctx = ctx.user(user.as_str());
+        let decision = self
+            .client
+            .evaluate_or(flag_key, &context(evaluation_context), false);
+        let code = match decision.reason {
+            Reason::NoData => Some((
+                EvaluationErrorCode::ProviderNotReady,
+                "no flags loaded yet".into(),
+            )),
+            Reason::FlagNotFound => Some((
+                EvaluationErrorCode::FlagNotFound,
+                format!("no flag has the key {flag_key:?}"),
+            )),
+            _ => None,
+        };
+        if let Some((code, message)) = code {
+            return Err(EvaluationError {
+                code,
+                message: Some(message),
+            });
         }
-        if let Some(EvaluationContextFieldValue::String(market)) =
-            evaluation_context.custom_fields.get("market")
-        {
-            ctx = ctx.market(market.as_str());
-        }
-        self.client.with_snapshot(|snapshot| {
-            let Some(snapshot) = snapshot else {
-                return Err(EvaluationError {
-                    code: EvaluationErrorCode::ProviderNotReady,
-                    message: Some("no flags loaded yet".into()),
-                });
-            };
-            let decision = snapshot.evaluate(flag_key, &ctx);
-            if decision.reason == Reason::FlagNotFound {
-                return Err(EvaluationError {
-                    code: EvaluationErrorCode::FlagNotFound,
-                    message: Some(format!("no flag has the key {flag_key:?}")),
-                });
-            }
-            let metadata = FlagMetadata::default()
-                .with_value("reason", decision.reason.as_str())
-                .with_value("version", decision.version.unwrap_or(0) as i64);
-            Ok(ResolutionDetails {
-                value: decision.enabled,
-                variant: Some(decision.variant.as_str().to_owned()),
-                reason: Some(reason(openfeature::reason(
-                    &decision,
-                    snapshot.get(flag_key),
-                ))),
-                flag_metadata: Some(metadata),
-            })
+        let metadata = FlagMetadata::default()
+            .with_value("reason", decision.reason.as_str())
+            .with_value("version", decision.version.unwrap_or(0) as i64);
+        let reason_name = self
+            .client
+            .with_snapshot(|s| openfeature::reason(&decision, s.and_then(|s| s.get(flag_key))));
+        Ok(ResolutionDetails {
+            value: decision.enabled,
+            variant: Some(decision.variant.as_str().to_owned()),
+            reason: Some(reason(reason_name)),
+            flag_metadata: Some(metadata),
         })
     }
 

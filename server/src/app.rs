@@ -21,7 +21,7 @@ use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::RedisStore;
 use crate::wire::ProblemBodies;
-use crate::{api, demo, edge, fleet, plans, sync};
+use crate::{api, demo, edge, fleet, impact, plans, sync};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -85,6 +85,7 @@ impl Application {
         sync::spawn_retention(&state, RETENTION_EVERY);
         fleet::beat::spawn_heartbeat(&state);
         plans::scheduler::spawn_scheduler(&state);
+        impact::spawn_flusher(&state);
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();

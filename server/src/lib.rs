@@ -18,6 +18,7 @@
 //! - [`fleet`]: heartbeats, the SDKs streaming here, and whether the fleet serves a version.
 //! - [`sync`]: keeps the snapshot current (refresh after writes, periodic reconcile).
 //! - [`metrics`]: Prometheus metrics.
+//! - [`impact`]: SDK impact reports, buffered and summed per flag and plan stage in the store.
 //! - [`notify`]: webhooks for plan transitions and kill switch changes, off the request path.
 //! - [`plans`]: the release plan scheduler, guards on Prometheus queries, templates.
 //! - [`logging`]: the log subscriber; the HTTP layer's parse errors counted, not flooded.
@@ -34,6 +35,7 @@ pub mod demo;
 pub mod edge;
 pub mod error;
 pub mod fleet;
+pub mod impact;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

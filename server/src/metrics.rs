@@ -104,6 +104,12 @@ pub struct Metrics {
     pub guard_value: prometheus::GaugeVec,
     /// Plans tripped by a guard (counted by the instance that made the trip).
     pub guard_trips: IntCounter,
+    /// Impact reports received (`POST /v1/impact`).
+    pub impact_reports: IntCounter,
+    /// Exposures reported, by variant (`on`, `off`).
+    pub impact_exposures: IntCounterVec,
+    /// Report items dropped: a full buffer, a flag unknown here, a store that failed.
+    pub impact_dropped: IntCounter,
 }
 
 /// The `state` label of `switchyard_fleet_instances`: live and serving the store's version,
@@ -250,6 +256,28 @@ impl Metrics {
                 "switchyard_guard_trips_total",
                 "Release plans tripped by a guard",
             ),
+            impact_reports: counter(
+                "switchyard_impact_reports_total",
+                "Impact reports received from SDKs",
+            ),
+            impact_exposures: {
+                let vec = IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_impact_exposures_total",
+                        "Exposures SDKs reported, by variant",
+                    ),
+                    &["variant"],
+                )
+                .expect("valid metric");
+                for variant in ["on", "off"] {
+                    vec.with_label_values(&[variant]).inc_by(0);
+                }
+                vec
+            },
+            impact_dropped: counter(
+                "switchyard_impact_dropped_total",
+                "Impact report items dropped (full buffer, unknown flag, store failure)",
+            ),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -277,6 +305,9 @@ impl Metrics {
             Box::new(metrics.plan_state.clone()),
             Box::new(metrics.guard_value.clone()),
             Box::new(metrics.guard_trips.clone()),
+            Box::new(metrics.impact_reports.clone()),
+            Box::new(metrics.impact_exposures.clone()),
+            Box::new(metrics.impact_dropped.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("unique metric");

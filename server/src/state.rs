@@ -16,12 +16,13 @@ use crate::changes::{Changes, Writer};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::fleet::{FORGET_AFTER, FleetState};
+use crate::impact::ImpactBuffer;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::plans::guards::Guards;
 use crate::store::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Fleet, Heartbeat, Loaded, Store, StoreError,
-    TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Fleet, Heartbeat, ImpactDelta, ImpactSums, Loaded,
+    Store, StoreError, TokenRecord,
 };
 use crate::tokens::{Caller, Tokens};
 
@@ -93,6 +94,10 @@ impl Reads<'_> {
     pub async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError> {
         self.0.fleet(forget_after).await
     }
+    /// A flag's impact sums in one stage.
+    pub async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
+        self.0.impact(flag, stage).await
+    }
     /// Removes this instance's heartbeat (a clean stop).
     pub async fn leave(&self, id: &str) -> Result<(), StoreError> {
         self.0.leave(id).await
@@ -143,6 +148,8 @@ pub struct AppState {
     pub notifier: Notifier,
     /// What the release plans' guards read.
     pub guards: Guards,
+    /// SDK impact reports waiting for the next flush to the store.
+    pub impact: ImpactBuffer,
     /// Open streams per token name, each capped at `limits.streams_per_token`.
     /// A std Mutex: it is never held across an await.
     streams: Mutex<HashMap<String, usize>>,
@@ -182,6 +189,7 @@ impl AppState {
             fleet: FleetState::new(instance),
             notifier,
             guards,
+            impact: ImpactBuffer::default(),
             audit_queries: tokio::sync::Semaphore::new(1),
         }
     }
@@ -194,6 +202,11 @@ impl AppState {
     /// Writes this instance's heartbeat, handing `forward` over (see `fleet::beat`).
     pub async fn beat(&self, beat: &Heartbeat, forward: &[Ack]) -> Result<BeatReply, StoreError> {
         self.store.beat(beat, forward, FORGET_AFTER).await
+    }
+
+    /// Adds SDK impact reports to the store's sums (see `impact::flush`).
+    pub async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
+        self.store.add_impact(deltas).await
     }
 
     /// A writer for `caller`, or 429 when the caller is over its write rate.

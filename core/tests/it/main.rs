@@ -2,4 +2,5 @@
 //! and the properties SPEC §2 says tests must pin.
 
 mod conformance;
+mod impact;
 mod properties;

@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod flags;
 pub mod fleet;
 pub mod health;
+pub mod impact;
 pub mod kill;
 pub mod ofrep;
 pub mod plans;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     stream::configure(cfg);
     fleet::configure(cfg);
     plans::configure(cfg);
+    impact::configure(cfg);
 }
 
 /// The header a write's answer carries: the snapshot version that serves the change, so a

@@ -120,7 +120,7 @@ fn apply_step(mut flag: Flag, step: &Step, now: DateTime<Utc>) -> Flag {
             plan.tripped_by = Some(Trip {
                 guard: g.name.clone(),
                 value: switchyard_core::plan::Reading(*value),
-                threshold: g.prometheus.above,
+                threshold: g.threshold(),
                 at: now,
             });
             plan.state = PlanState::Tripped;
@@ -195,6 +195,7 @@ impl Writer<'_> {
         }
         plan.started_from = current.rollout_percentage;
         plan.started_by = Some(self.actor.to_owned());
+        plan.started_at = Some(Utc::now());
         let first = plan.stages.first().map_or(0, |s| s.rollout_percentage);
         let stages = plan.stages.len();
         self.plan_write(
@@ -429,7 +430,7 @@ fn step_text(flag: &Flag, step: &Step) -> String {
 
 #[cfg(test)]
 mod tests {
-    use switchyard_core::plan::{Guard, PrometheusGuard, Reading, Stage};
+    use switchyard_core::plan::{Guard, Stage};
 
     use super::*;
 
@@ -446,19 +447,13 @@ mod tests {
             state: PlanState::Running,
             stage,
             stages,
-            guards: vec![Guard {
-                name: "5xx".into(),
-                prometheus: PrometheusGuard {
-                    query: "q".into(),
-                    above: Reading(0.05),
-                },
-                for_: None,
-            }],
+            guards: vec![Guard::on_prometheus("5xx", "q", 0.05, None)],
             on_trip,
             stage_started_at: Utc::now(),
             held_ms: None,
             started_from: 2,
             started_by: None,
+            started_at: None,
             tripped_by: None,
             note: None,
         }));

@@ -1,6 +1,7 @@
-//! Guards on Prometheus (SPEC §7): an instant query (`/api/v1/query`) with a timeout; an
+//! Guards (SPEC §7). On Prometheus: an instant query (`/api/v1/query`) with a timeout; an
 //! error, a timeout, no sample or more than one is no reading (`unknown`, which holds a
-//! plan). What each guard has read is kept per flag and per stage in memory, so a value
+//! plan). On impact: the sequential test of `switchyard_core::impact` on the stage's sums
+//! (no sums, because the store did not answer, is no reading). What each guard has read is kept per flag and per stage in memory, so a value
 //! above its threshold trips only after staying there for the guard's `for`; a restart or
 //! a new stage starts watching afresh (each instance watches for itself: they all read the
 //! same Prometheus).
@@ -11,7 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use switchyard_core::plan::{GuardStatus, ReleasePlan, Watch};
+use switchyard_core::impact::{Assessment, ImpactSums, assess};
+use switchyard_core::plan::{Guard, GuardStatus, ReleasePlan, Watch};
 
 use crate::config::GuardSettings;
 
@@ -23,6 +25,8 @@ pub struct Guards {
     http: reqwest::Client,
     url: Option<String>,
     watches: Mutex<HashMap<WatchKey, Watch>>,
+    /// The last test of each impact guard, for the plan's view.
+    assessments: Mutex<HashMap<WatchKey, Assessment>>,
 }
 
 fn key(flag: &str, guard: &str, plan: &ReleasePlan) -> WatchKey {
@@ -61,6 +65,7 @@ impl Guards {
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_owned()),
             watches: Mutex::new(HashMap::new()),
+            assessments: Mutex::new(HashMap::new()),
         }
     }
 
@@ -82,28 +87,68 @@ impl Guards {
         one_sample(&answer.json().await.ok()?)
     }
 
-    /// Reads every guard of `flag`'s `plan` at `now` and returns their statuses, in order.
+    /// What `guard` reads now: (value, whether it counts against the plan).
+    async fn reading(
+        &self,
+        flag: &str,
+        plan: &ReleasePlan,
+        guard: &Guard,
+        impact: Option<&ImpactSums>,
+    ) -> Option<(f64, bool)> {
+        if let Some(p) = &guard.prometheus {
+            let value = self.query(&p.query).await?;
+            return Some((value, value > p.above.0));
+        }
+        let i = guard.impact.as_ref()?;
+        let a = assess(
+            impact?,
+            &i.event,
+            i.max_ratio.0,
+            i.min_exposures,
+            i.confidence.0,
+        );
+        self.assessments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key(flag, &guard.name, plan), a);
+        Some((a.ratio, a.harmful))
+    }
+
+    /// Reads every guard of `flag`'s `plan` at `now` (`impact`: the stage's sums, when it
+    /// has impact guards and the store answered) and returns their statuses, in order.
     pub async fn read(
         &self,
         flag: &str,
         plan: &ReleasePlan,
         now: DateTime<Utc>,
+        impact: Option<&ImpactSums>,
     ) -> Vec<GuardStatus> {
-        let values = futures_util::future::join_all(
-            plan.guards.iter().map(|g| self.query(&g.prometheus.query)),
+        let readings = futures_util::future::join_all(
+            plan.guards
+                .iter()
+                .map(|g| self.reading(flag, plan, g, impact)),
         )
         .await;
         let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
         plan.guards
             .iter()
-            .zip(values)
-            .map(|(guard, value)| {
+            .zip(readings)
+            .map(|(guard, reading)| {
                 let k = key(flag, &guard.name, plan);
-                let watch = Watch::observe(watches.get(&k), guard, value, now);
+                let watch = Watch::observe(watches.get(&k), guard, reading, now);
                 let status = watch.status.clone();
                 watches.insert(k, watch);
                 status
             })
+            .collect()
+    }
+
+    /// The last test of each impact guard of `flag`'s `plan` in this stage.
+    pub fn assessments(&self, flag: &str, plan: &ReleasePlan) -> Vec<Option<Assessment>> {
+        let assessments = self.assessments.lock().unwrap_or_else(|p| p.into_inner());
+        plan.guards
+            .iter()
+            .map(|g| assessments.get(&key(flag, &g.name, plan)).copied())
             .collect()
     }
 
@@ -129,10 +174,15 @@ impl Guards {
         let keep: std::collections::HashSet<(String, DateTime<Utc>)> = plans
             .map(|(flag, plan)| (flag.to_owned(), plan.stage_started_at))
             .collect();
+        let kept = |(flag, _, started): &WatchKey| keep.contains(&(flag.clone(), *started));
         self.watches
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .retain(|(flag, _, started), _| keep.contains(&(flag.clone(), *started)));
+            .retain(|k, _| kept(k));
+        self.assessments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| kept(k));
     }
 }
 

@@ -74,7 +74,18 @@ pub async fn tick(state: &AppState) {
     for flag in running {
         let Some(plan) = &flag.plan else { continue };
         let now = Utc::now();
-        let statuses = state.guards.read(&flag.key, plan, now).await;
+        let sums = if plan.guards.iter().any(|g| g.impact.is_some()) {
+            match state.store().impact(&flag.key, &plan.stage_key()).await {
+                Ok(sums) => Some(sums),
+                Err(e) => {
+                    tracing::warn!(flag = %flag.key, error = %e, "impact sums unavailable");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let statuses = state.guards.read(&flag.key, plan, now, sums.as_ref()).await;
         for (guard, status) in plan.guards.iter().zip(&statuses) {
             let gauge = state
                 .metrics

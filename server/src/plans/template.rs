@@ -7,9 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use switchyard_core::plan::{
-    Guard, OnTrip, PlanState, PrometheusGuard, Reading, ReleasePlan, Span, Stage,
-};
+use switchyard_core::plan::{Guard, OnTrip, PlanState, ReleasePlan, Span, Stage};
 use switchyard_core::{Problem, ValidationError};
 
 use crate::config::GuardSettings;
@@ -51,13 +49,8 @@ pub fn standard(flag: &str, settings: &GuardSettings) -> (Vec<Stage>, Vec<Guard>
         stage(50, Some("7d")),
         stage(100, None),
     ];
-    let guard = |name: &str, query: &str, above| Guard {
-        name: name.into(),
-        prometheus: PrometheusGuard {
-            query: query.replace("{flag}", flag),
-            above: Reading(above),
-        },
-        for_: span("10m"),
+    let guard = |name: &str, query: &str, above| {
+        Guard::on_prometheus(name, &query.replace("{flag}", flag), above, span("10m"))
     };
     let guards = vec![
         guard("5xx", &settings.error_ratio_query, 0.05),
@@ -109,11 +102,12 @@ pub fn build(
         held_ms: None,
         started_from: 0,
         started_by: None,
+        started_at: None,
         tripped_by: None,
         note: None,
     };
     let mut problems = plan.problems();
-    if !plan.guards.is_empty() && !prometheus_configured {
+    if plan.guards.iter().any(|g| g.prometheus.is_some()) && !prometheus_configured {
         problems.push(Problem::new(
             "guards",
             "Prometheus guards need SWITCHYARD_GUARDS__PROMETHEUS_URL, which this server does not have",
@@ -167,7 +161,7 @@ mod tests {
             .map(|g| {
                 (
                     g.name.as_str(),
-                    g.prometheus.above.0,
+                    g.threshold().0,
                     g.for_.unwrap().to_string(),
                 )
             })

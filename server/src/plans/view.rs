@@ -21,13 +21,33 @@ pub struct GuardView<'a> {
     pub since: Option<DateTime<Utc>>,
     /// Since when its value has stayed above the threshold.
     pub above_since: Option<DateTime<Utc>>,
-    /// Its threshold.
+    /// Its threshold (an impact guard's `max_ratio`).
     pub above: f64,
     /// How long it must stay above to trip.
     #[serde(rename = "for")]
     pub for_: Option<Span>,
-    /// Its query.
-    pub query: &'a str,
+    /// Its query (Prometheus guards).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<&'a str>,
+    /// Its test (impact guards): the event, and the last test's p-value and whether both
+    /// cohorts have their minimum of exposures yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactView<'a>>,
+}
+
+/// An impact guard's test in a plan's view.
+#[derive(Debug, Serialize)]
+pub struct ImpactView<'a> {
+    /// The tracked event.
+    pub event: &'a str,
+    /// The last test's always-valid p-value.
+    pub p_value: Option<f64>,
+    /// Whether both cohorts have `min_exposures`.
+    pub enough: bool,
+    /// The guard's settings.
+    pub min_exposures: u64,
+    /// Its confidence.
+    pub confidence: f64,
 }
 
 /// A plan as the API shows it.
@@ -76,19 +96,28 @@ pub fn view<'a>(flag: &'a Flag, guards: &Guards, now: DateTime<Utc>) -> Option<P
         _ => None,
     };
     let watches = guards.watches(&flag.key, plan);
+    let tests = guards.assessments(&flag.key, plan);
     let guards = plan
         .guards
         .iter()
         .zip(watches)
-        .map(|(g, w)| GuardView {
+        .zip(tests)
+        .map(|((g, w), t)| GuardView {
             name: &g.name,
             status: w.as_ref().map_or("unknown", |w| w.status.as_str()),
             value: w.as_ref().and_then(|w| w.status.value()),
             since: w.as_ref().map(|w| w.since),
             above_since: w.as_ref().and_then(|w| w.above_since),
-            above: g.prometheus.above.0,
+            above: g.threshold().0,
             for_: g.for_,
-            query: &g.prometheus.query,
+            query: g.prometheus.as_ref().map(|p| p.query.as_str()),
+            impact: g.impact.as_ref().map(|i| ImpactView {
+                event: &i.event,
+                p_value: t.map(|t| t.p_value),
+                enough: t.is_some_and(|t| t.enough),
+                min_exposures: i.min_exposures,
+                confidence: i.confidence.0,
+            }),
         })
         .collect();
     Some(PlanView {

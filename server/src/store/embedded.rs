@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use super::fleet::MemoryFleet;
 use super::versions;
 use super::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit, Loaded,
-    Store, StoreError, TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit,
+    ImpactDelta, ImpactSums, Loaded, Store, StoreError, TokenRecord,
 };
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
@@ -39,6 +39,8 @@ const BY_FLAG: &str = "flag";
 const BY_ACTOR: &str = "actor";
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Impact sums: (flag, stage) → `ImpactSums` JSON.
+const IMPACT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("impact");
 
 const REVISION: &str = "revision";
 /// The highest flag version served before the data went back in time ([`Store::raise`]).
@@ -96,6 +98,7 @@ impl EmbeddedStore {
         txn.open_table(SHARED).map_err(db_err)?;
         txn.open_table(SHARED_REFS).map_err(db_err)?;
         txn.open_table(AUDIT).map_err(db_err)?;
+        txn.open_table(IMPACT).map_err(db_err)?;
         index_audit(&txn)?;
         txn.commit().map_err(db_err)?;
         Ok(EmbeddedStore {
@@ -539,5 +542,42 @@ impl Store for EmbeddedStore {
     async fn leave(&self, id: &str) -> Result<(), StoreError> {
         self.fleet.leave(id);
         Ok(())
+    }
+
+    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
+        let deltas = deltas.to_vec();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut table = txn.open_table(IMPACT).map_err(db_err)?;
+                for delta in &deltas {
+                    let key = (delta.flag.as_str(), delta.stage.as_str());
+                    let mut sums: ImpactSums = match table.get(key).map_err(db_err)? {
+                        Some(bytes) => decode(bytes.value())?,
+                        None => ImpactSums::default(),
+                    };
+                    sums.on.add(&delta.sums.on);
+                    sums.off.add(&delta.sums.off);
+                    table
+                        .insert(key, encode(&sums).as_slice())
+                        .map_err(db_err)?;
+                }
+            }
+            txn.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
+        let (flag, stage) = (flag.to_owned(), stage.to_owned());
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(IMPACT).map_err(db_err)?;
+            match table.get((flag.as_str(), stage.as_str())).map_err(db_err)? {
+                Some(bytes) => decode(bytes.value()),
+                None => Ok(ImpactSums::default()),
+            }
+        })
+        .await
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use switchyard_core::{Flag, KillSwitch};
 
 use switchyard_core::Role;
+pub use switchyard_core::impact::{Cohort, ImpactSums};
 
 pub use self::fleet::{Ack, BeatReply, Fleet, Heartbeat, SdkSeen, SeenHeartbeat};
 
@@ -138,6 +139,17 @@ pub struct TokenRecord {
     pub created_by: String,
 }
 
+/// Impact reports to add to a flag's sums in one stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImpactDelta {
+    /// The flag.
+    pub flag: String,
+    /// The stage (`ReleasePlan::stage_key`, or `none` without a plan).
+    pub stage: String,
+    /// The sums to add.
+    pub sums: ImpactSums,
+}
+
 /// How many versions of each flag's history a store keeps (the newest); `None`: all.
 pub type HistoryLimit = Option<std::num::NonZeroUsize>;
 
@@ -208,6 +220,11 @@ pub trait Store: Send + Sync + 'static {
     async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError>;
     /// Removes instance `id`'s heartbeat: it stopped cleanly, it is not `gone`.
     async fn leave(&self, id: &str) -> Result<(), StoreError>;
+    /// Adds SDK impact reports to their flags' stage sums (atomic increments; several
+    /// instances may add at once).
+    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError>;
+    /// The sums of `flag` in stage `stage` (see `ReleasePlan::stage_key`).
+    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError>;
     /// A signal that bumps whenever the data may have changed elsewhere (another instance's
     /// write, or a reconnection after which anything may have happened). `None` for stores
     /// only this instance writes.

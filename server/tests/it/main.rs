@@ -11,6 +11,7 @@ mod fleet;
 mod guards;
 mod hardening;
 mod helpers;
+mod impact;
 mod kill;
 mod limits;
 mod ofrep;

@@ -9,7 +9,7 @@
 //! `{p}:audit:actor:{name}` (sorted sets of entry ids: the audit indexes),
 //! `{p}:audit:indexed` (set once the indexes cover the whole stream), `{p}:tokens` (hash id → record),
 //! `{p}:kill_switch`, `{p}:revision`, `{p}:version_floor`; channel `{p}:changes` carries each new revision.
-//! The fleet's heartbeats: see [`fleet`].
+//! The fleet's heartbeats: see [`fleet`]; impact sums: see [`impact`].
 //! Scripts build key names from the prefix, so Redis Cluster is not supported (a primary
 //! with replicas, or a managed single-shard Redis, is).
 
@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use chrono::{DateTime, Utc};
 
 mod fleet;
+mod impact;
 mod scripts;
 
 use self::fleet::FleetScripts;
@@ -34,8 +35,8 @@ use self::fleet::FleetScripts;
 use self::scripts::{COMMIT_LUA, RAISE_LUA};
 use super::versions;
 use super::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit, Loaded,
-    Store, StoreError, TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit,
+    ImpactDelta, ImpactSums, Loaded, Store, StoreError, TokenRecord,
 };
 
 /// How long one command may take before the store counts as unavailable.
@@ -595,6 +596,16 @@ impl Store for RedisStore {
             .query_async::<()>(&mut conn)
             .await
             .map_err(unavailable)
+    }
+
+    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        impact::add(&mut conn, &self.prefix, deltas).await
+    }
+
+    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
+        let mut conn = self.conn.clone();
+        impact::read(&mut conn, &self.prefix, flag, stage).await
     }
 
     fn changes(&self) -> Option<watch::Receiver<u64>> {
