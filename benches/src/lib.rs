@@ -12,6 +12,9 @@
 //!   and 1,000 SDKs, beside the write's round trip and when the SDKs had in fact loaded it.
 //! - `src/bin/plans.rs`: a stage's hold ending, and a guard's trip, to every instance serving
 //!   it, beside one tick (and one scrape interval).
+//! - `src/bin/impact.rs`: impact sums first showing harm → every instance serving the kill,
+//!   beside one tick. `src/bin/impact_app.rs`: an app on the SDK that tracks errors by variant
+//!   (the impact tests run it as a process).
 //! - `src/bin/chaos.rs`: the fault suite (`scripts/chaos`): real Redis and server SIGKILLs
 //!   under a mixed load, with the time each kill switch takes to converge.
 

@@ -188,8 +188,17 @@ pub fn progress(plan: &Value) -> String {
                 Some(v) => format!(" {v}"),
                 None => String::new(),
             };
+            // An impact guard: its rate ratio, p-value, and whether it has enough exposures.
+            let test = match g["impact"].as_object() {
+                Some(i) if i["enough"] == true => format!(", p={}", i["p_value"]),
+                Some(i) => format!(
+                    ", collecting: fewer than {} exposures in a cohort",
+                    i["min_exposures"]
+                ),
+                None => String::new(),
+            };
             format!(
-                "{} {}{value} (trips above {})",
+                "{} {}{value} (trips above {}{test})",
                 g["name"].as_str().unwrap_or("?"),
                 g["status"].as_str().unwrap_or("?"),
                 g["above"]

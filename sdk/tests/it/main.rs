@@ -2,6 +2,7 @@
 
 mod bootstrap;
 mod helpers;
+mod impact;
 #[cfg(feature = "openfeature")]
 mod openfeature;
 mod updates;
