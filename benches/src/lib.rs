@@ -44,6 +44,27 @@ pub async fn start_instance(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result
     Ok(base)
 }
 
+/// `n` instances on the Redis at `url`, keys under `prefix`, each after `tweak`; their URLs.
+pub async fn instances_on_redis(
+    url: &str,
+    prefix: &str,
+    n: usize,
+    tweak: impl Fn(&mut Settings),
+) -> anyhow::Result<Vec<String>> {
+    let mut bases = Vec::with_capacity(n);
+    for _ in 0..n {
+        bases.push(
+            start_instance(|s| {
+                s.store.redis_url = Some(url.to_owned());
+                s.store.redis_prefix = prefix.to_owned();
+                tweak(s);
+            })
+            .await?,
+        );
+    }
+    Ok(bases)
+}
+
 /// `Measured <date> on this machine (`nproc` = N)`: how every table starts.
 pub fn measured_here() -> String {
     format!(

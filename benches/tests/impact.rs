@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchyard_benches::{ADMIN, SDK, start_instance};
+use switchyard_benches::{ADMIN, SDK, instances_on_redis, start_instance};
 use switchyard_testkit::redis::RedisServer;
 
 const GUARD: &str = r#"{"name": "errors", "impact": {"event": "error", "max_ratio": 1.5, "min_exposures": 2000, "confidence": 0.95}}"#;
@@ -147,18 +147,8 @@ async fn a_worse_on_cohort_trips_the_guard_on_one_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worse_on_cohort_trips_the_guard_on_two_servers_sharing_redis() {
     let redis = RedisServer::start();
-    let mut bases = Vec::new();
-    for _ in 0..2 {
-        let url = redis.url();
-        bases.push(
-            start_instance(move |s| {
-                s.store.redis_url = Some(url);
-                s.store.redis_prefix = "impact-e2e".into();
-                s.plans.tick_ms = 200;
-            })
-            .await
-            .unwrap(),
-        );
-    }
+    let bases = instances_on_redis(&redis.url(), "impact-e2e", 2, |s| s.plans.tick_ms = 200)
+        .await
+        .unwrap();
     run(bases).await;
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use serde_json::{Value, json};
-use switchyard_benches::{ADMIN, SDK, latency_table, measured_here, report, start_instance};
+use switchyard_benches::{ADMIN, SDK, instances_on_redis, latency_table, measured_here, report};
 use switchyard_core::impact::{ImpactSums, assess};
 use switchyard_testkit::redis::RedisServer;
 
@@ -41,18 +41,10 @@ async fn main() -> anyhow::Result<()> {
     let smoke = std::env::args().any(|a| a == "--smoke");
     let rounds = if smoke { 2 } else { 15 };
     let redis = RedisServer::start();
-    let mut bases = Vec::new();
-    for _ in 0..2 {
-        let url = redis.url();
-        bases.push(
-            start_instance(move |s| {
-                s.store.redis_url = Some(url);
-                s.store.redis_prefix = "impactbench".into();
-                s.plans.tick_ms = TICK.as_millis() as u64;
-            })
-            .await?,
-        );
-    }
+    let bases = instances_on_redis(&redis.url(), "impactbench", 2, |s| {
+        s.plans.tick_ms = TICK.as_millis() as u64;
+    })
+    .await?;
     let http = reqwest::Client::new();
     let (put, get, post) = (
         reqwest::Method::PUT,

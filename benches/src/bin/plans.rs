@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use switchyard_benches::{ADMIN, SDK, latency_table, measured_here, report, start_instance};
+use switchyard_benches::{ADMIN, SDK, instances_on_redis, latency_table, measured_here, report};
 use switchyard_testkit::http::App;
 use switchyard_testkit::prometheus::{Prometheus, SCRAPE};
 use switchyard_testkit::redis::RedisServer;
@@ -85,19 +85,12 @@ async fn main() -> anyhow::Result<()> {
     app.set("app_error_ratio 0\n");
     let prometheus = Prometheus::start(app.port);
     let redis = RedisServer::start();
-    let mut bases = Vec::new();
-    for _ in 0..3 {
-        let (url, prom) = (redis.url(), prometheus.url());
-        bases.push(
-            start_instance(move |s| {
-                s.store.redis_url = Some(url);
-                s.store.redis_prefix = "planbench".into();
-                s.plans.tick_ms = TICK.as_millis() as u64;
-                s.guards.prometheus_url = Some(prom);
-            })
-            .await?,
-        );
-    }
+    let prom = prometheus.url();
+    let bases = instances_on_redis(&redis.url(), "planbench", 3, |s| {
+        s.plans.tick_ms = TICK.as_millis() as u64;
+        s.guards.prometheus_url = Some(prom.clone());
+    })
+    .await?;
     let http = reqwest::Client::new();
     let put = reqwest::Method::PUT;
 

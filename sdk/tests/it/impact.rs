@@ -10,6 +10,20 @@ use switchyard_sdk::Context;
 
 use crate::helpers::{Server, builder};
 
+/// A ready client of `server` reporting impact every `every`.
+async fn reporting(server: &Server, every: Duration) -> switchyard_sdk::Client {
+    let client = builder(&server.base)
+        .app("shop")
+        .impact_interval(every)
+        .build()
+        .unwrap();
+    client
+        .wait_until_ready(Duration::from_secs(10))
+        .await
+        .unwrap();
+    client
+}
+
 async fn sums(server: &Server, flag: &str) -> Value {
     server
         .admin(
@@ -29,15 +43,7 @@ async fn evaluations_and_tracked_events_reach_the_servers_sums() {
             json!({"enabled": true, "rollout_percentage": 50}),
         )
         .await;
-    let client = builder(&server.base)
-        .app("shop")
-        .impact_interval(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    client
-        .wait_until_ready(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let client = reporting(&server, Duration::from_millis(200)).await;
     let (mut on, mut off, mut on_errors) = (0u64, 0u64, 0u64);
     for i in 0..400 {
         let user = format!("user-{i}");
@@ -75,14 +81,7 @@ async fn with_the_server_away_counts_are_dropped_and_the_app_goes_on() {
     server
         .create("f", json!({"enabled": true, "rollout_percentage": 100}))
         .await;
-    let client = builder(&server.base)
-        .impact_interval(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    client
-        .wait_until_ready(Duration::from_secs(10))
-        .await
-        .unwrap();
+    let client = reporting(&server, Duration::from_millis(100)).await;
     server.stop().await;
     let ctx = Context::new().user("u");
     for _ in 0..100_000 {
