@@ -61,6 +61,8 @@ impl Writer<'_> {
             ..ImportPlan::default()
         };
         let mut commit = Commit::default();
+        // Kill switches the import turns on, told to the watchers once it is committed.
+        let mut killed: Vec<Flag> = Vec::new();
         for mut incoming in export.flags {
             let key = incoming.key.clone();
             let existing = current.remove(&key);
@@ -81,6 +83,9 @@ impl Writer<'_> {
                 ),
             };
             let flag = self.stamp(incoming, version)?;
+            if kills {
+                killed.push(flag.clone());
+            }
             let (before, after) = audited(existing.as_ref(), Some(&flag));
             let why = kills.then(|| IMPORTED_KILL.to_owned());
             commit
@@ -114,6 +119,7 @@ impl Writer<'_> {
         let switch = export.global_kill_switch;
         let before = loaded.global_kill_switch;
         // Only turning the global switch on: an import never lifts it (SPEC §6).
+        let mut global_kill = None;
         if switch.active && !before.active {
             plan.global_kill_switch_changed = true;
             let why = switch
@@ -133,6 +139,7 @@ impl Writer<'_> {
                 Some(to_value(&after)),
                 why,
             ));
+            global_kill = after.reason.clone();
             commit.changes.push(Change::SetGlobalKillSwitch(after));
         }
         plan.created.sort();
@@ -140,6 +147,12 @@ impl Writer<'_> {
         plan.deleted.sort();
         if !dry_run && !commit.changes.is_empty() {
             self.commit(commit).await?;
+            for flag in &killed {
+                self.tell_kill(Some(flag), true, Some(IMPORTED_KILL));
+            }
+            if let Some(why) = &global_kill {
+                self.tell_kill(None, true, Some(why));
+            }
         }
         Ok(plan)
     }

@@ -30,12 +30,7 @@ impl Writer<'_> {
             })
             .await?;
         if before.kill_switch != active {
-            let text = match (&why, active) {
-                (Some(why), true) => format!("{key} was killed by {}: {why}", self.actor),
-                (None, true) => format!("{key} was killed by {}", self.actor),
-                (_, false) => format!("{key}'s kill switch was lifted by {}", self.actor),
-            };
-            self.tell("kill_switch", &flag, text, kill_detail(active, why));
+            self.tell_kill(Some(&flag), active, why.as_deref());
         }
         Ok(flag)
     }
@@ -76,33 +71,46 @@ impl Writer<'_> {
         };
         self.commit(commit).await?;
         if before.active != active {
-            let text = match (&after.reason, active) {
-                (Some(why), true) => format!(
-                    "The global kill switch was turned ON by {}: {why} (every flag is off)",
-                    self.actor
-                ),
-                (None, true) => format!("The global kill switch was turned ON by {}", self.actor),
-                (_, false) => format!("The global kill switch was lifted by {}", self.actor),
-            };
-            let mut detail = kill_detail(active, after.reason.clone());
-            detail.insert("global".into(), serde_json::json!(true));
-            self.follow.notify(Event {
-                event: "kill_switch",
-                flag: None,
-                text,
-                at: Utc::now(),
-                actor: self.actor.to_owned(),
-                version: None,
-                detail,
-            });
+            self.tell_kill(None, active, after.reason.as_deref());
         }
         Ok(after)
     }
 }
 
-fn kill_detail(active: bool, reason: Option<String>) -> serde_json::Map<String, serde_json::Value> {
-    let mut detail = serde_json::Map::new();
-    detail.insert("active".into(), serde_json::json!(active));
-    detail.insert("reason".into(), serde_json::json!(reason));
-    detail
+impl Writer<'_> {
+    /// Tells the watchers that a kill switch changed (SPEC §7 notifications): `flag`'s, or
+    /// the global one (`None`), whoever changed it (a person, a guard, an import).
+    pub(super) fn tell_kill(&self, flag: Option<&Flag>, active: bool, why: Option<&str>) {
+        let actor = self.actor;
+        let text = match (flag, active, why) {
+            (Some(f), true, Some(why)) => format!("{} was killed by {actor}: {why}", f.key),
+            (Some(f), true, None) => format!("{} was killed by {actor}", f.key),
+            (Some(f), false, _) => format!("{}'s kill switch was lifted by {actor}", f.key),
+            (None, true, Some(why)) => {
+                format!(
+                    "The global kill switch was turned ON by {actor}: {why} (every flag is off)"
+                )
+            }
+            (None, true, None) => format!("The global kill switch was turned ON by {actor}"),
+            (None, false, _) => format!("The global kill switch was lifted by {actor}"),
+        };
+        let mut detail = serde_json::Map::new();
+        detail.insert("active".into(), serde_json::json!(active));
+        detail.insert("reason".into(), serde_json::json!(why));
+        match flag {
+            Some(f) => self.tell("kill_switch", f, text, detail),
+            None => {
+                detail.insert("global".into(), serde_json::json!(true));
+                self.follow.notify(Event {
+                    event: "kill_switch",
+                    flag: None,
+                    text,
+                    at: Utc::now(),
+                    actor: actor.to_owned(),
+                    version: None,
+                    detail,
+                });
+            }
+        }
+    }
 }

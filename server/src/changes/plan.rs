@@ -375,16 +375,8 @@ impl Writer<'_> {
             )
             .await?;
         if written.kill_switch && !flag.kill_switch {
-            let reason = trip.as_ref().map(Trip::reason).unwrap_or_default();
-            let mut detail = Map::new();
-            detail.insert("active".into(), json!(true));
-            detail.insert("reason".into(), json!(reason));
-            self.tell(
-                "kill_switch",
-                &written,
-                format!("{} was killed by {}: {reason}", written.key, self.actor),
-                detail,
-            );
+            let reason = trip.as_ref().map(Trip::reason);
+            self.tell_kill(Some(&written), true, reason.as_deref());
         }
         Ok(written)
     }

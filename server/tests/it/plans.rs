@@ -601,3 +601,48 @@ async fn every_instance_restarted_mid_hold_resumes_with_the_hold_left() {
         "completed before its hold: {at:?}"
     );
 }
+
+#[tokio::test]
+async fn an_import_that_turns_kill_switches_on_is_told_too() {
+    let hooks = Receiver::start();
+    let app = planned(&[hooks.url()]).await;
+    app.create("f", json!({"enabled": true})).await;
+    let backup = json!({
+        "format": 1,
+        "global_kill_switch": {"active": true, "reason": "restored incident"},
+        "flags": [{"key": "f", "enabled": true, "kill_switch": true}]
+    });
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v1/import?mode=merge",
+            Some(ADMIN),
+            Some(backup),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually("two kill switch webhooks", || async {
+        events(&hooks).len() == 2
+    })
+    .await;
+    let texts: Vec<String> = hooks
+        .bodies()
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<Value>(b).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        texts.contains(
+            &"f was killed by env-admin: kill switch on as in the imported backup".to_owned()
+        ),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"The global kill switch was turned ON by env-admin: restored incident (every flag is off)".to_owned()),
+        "{texts:?}"
+    );
+}
