@@ -85,7 +85,10 @@ where
         let hsts = state.as_ref().is_some_and(|s| s.settings.server.hsts);
         let headers = res.headers_mut();
         for (name, value) in SECURITY_HEADERS.iter().chain(hsts.then_some(&HSTS)) {
-            headers.insert(name.clone(), value.clone());
+            // The console's pages set their own (still strict) policy.
+            if !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
         }
         if let Some(state) = state {
             // Routes are named after their path (api::resource): no allocation.

@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod backup;
+pub mod console;
 pub mod evaluate;
 pub mod flags;
 pub mod fleet;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     fleet::configure(cfg);
     plans::configure(cfg);
     impact::configure(cfg);
+    console::configure(cfg);
 }
 
 /// The header a write's answer carries: the snapshot version that serves the change, so a

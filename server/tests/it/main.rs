@@ -2,6 +2,8 @@
 
 mod audit;
 mod backup;
+mod browser;
+mod console;
 mod cors;
 mod deploy;
 mod evaluate;
