@@ -244,14 +244,31 @@ function evaluateSection(flag) {
     } } })), out);
 }
 
+/// What changed from `older` to `newer`, in words (the history's "Changes" column).
+function changes(older, newer) {
+  if (!older) return 'created';
+  const said = [];
+  const list = (v) => (v || []).join(', ') || 'all';
+  if (older.enabled !== newer.enabled) said.push(newer.enabled ? 'enabled' : 'disabled');
+  if (older.rollout_percentage !== newer.rollout_percentage) said.push(`rollout ${older.rollout_percentage} → ${newer.rollout_percentage} %`);
+  if (older.kill_switch !== newer.kill_switch) said.push(newer.kill_switch ? 'killed' : 'kill switch lifted');
+  if (list(older.markets) !== list(newer.markets)) said.push(`markets ${list(older.markets)} → ${list(newer.markets)}`);
+  const [before, after] = [(older.whitelist || []).length, (newer.whitelist || []).length];
+  if (JSON.stringify(older.whitelist || []) !== JSON.stringify(newer.whitelist || [])) said.push(`whitelist ${before} → ${after} users`);
+  if ((older.description || '') !== (newer.description || '')) said.push('description');
+  if (JSON.stringify(older.plan || null) !== JSON.stringify(newer.plan || null)) said.push(`plan ${newer.plan ? newer.plan.state : 'removed'}`);
+  return said.join('; ') || 'no visible change';
+}
+
 async function historySection(flag) {
   const { versions } = await api('GET', `/v1/flags/${encodeURIComponent(flag.key)}/history`);
+  // Newest first: each version is compared with the one after it in the list.
   return el('section', { className: 'card' }, el('h2', { text: 'History' }), el('div', { className: 'table-wrap' },
     el('table', { 'aria-label': 'History' },
-      el('thead', {}, el('tr', {}, ...['Version', 'When', 'By', 'State', 'Rollout', ''].map((h) => el('th', { text: h })))),
-      el('tbody', {}, ...versions.map((v) => el('tr', {},
+      el('thead', {}, el('tr', {}, ...['Version', 'When', 'By', 'Changes', 'Rollout', ''].map((h) => el('th', { text: h })))),
+      el('tbody', {}, ...versions.map((v, i) => el('tr', {},
         el('td', { text: `v${v.version}` }), el('td', { text: v.updated_at || '' }), el('td', { text: v.updated_by || '' }),
-        el('td', { text: `${v.enabled ? 'on' : 'off'}${v.kill_switch ? ', killed' : ''}` }), el('td', { text: `${v.rollout_percentage} %` }),
+        el('td', { text: changes(versions[i + 1], v) }), el('td', { text: `${v.rollout_percentage} %` }),
         el('td', {}, may('editor') && v.version !== flag.version ? el('button', { type: 'button', text: `Roll back to v${v.version}`, on: { click: async () => {
           await api('POST', `/v1/flags/${encodeURIComponent(flag.key)}/rollback`, { to_version: v.version, expected_version: flag.version, reason: 'rolled back from the console' });
           await refresh();
