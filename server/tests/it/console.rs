@@ -261,7 +261,8 @@ async fn rollback_from_history() {
     let b = signed_in(&app, ADMIN, 1280).await;
     b.click(&b.find("link", "f").await).await;
     b.find("table", "History").await;
-    b.wait_for_text(Duration::from_secs(5), |t| t.contains("rollout 10 → 60 %")).await;
+    b.wait_for_text(Duration::from_secs(5), |t| t.contains("rollout 10 → 60 %"))
+        .await;
     screenshot(&b, "console-history.png").await;
     b.click(&b.find("button", "Roll back to v1").await).await;
     until("rolled back", async || {
