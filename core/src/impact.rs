@@ -19,6 +19,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The most event names one cohort's sums keep (per flag and stage): reports are bounded,
+/// and so is what they add up to.
+pub const MAX_EVENTS: usize = 32;
+
 /// One cohort's sums: how many evaluations gave this variant, and the events tracked after.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cohort {
@@ -35,13 +39,20 @@ impl Cohort {
         self.counts.get(event).copied().unwrap_or(0)
     }
 
-    /// Adds `other` to these sums.
-    pub fn add(&mut self, other: &Cohort) {
+    /// Adds `other` to these sums, keeping at most [`MAX_EVENTS`] event names: counts of
+    /// further names are left out. Returns how many names were left out.
+    pub fn add(&mut self, other: &Cohort) -> usize {
         self.exposures = self.exposures.saturating_add(other.exposures);
+        let mut left_out = 0;
         for (event, n) in &other.counts {
+            if !self.counts.contains_key(event) && self.counts.len() >= MAX_EVENTS {
+                left_out += 1;
+                continue;
+            }
             let slot = self.counts.entry(event.clone()).or_default();
             *slot = slot.saturating_add(*n);
         }
+        left_out
     }
 }
 

@@ -26,19 +26,22 @@ pub struct ImpactBuffer {
 }
 
 impl ImpactBuffer {
-    /// Adds one report's sums for `flag`; false when the buffer is full (dropped).
-    pub fn add(&self, flag: &str, on: bool, cohort: &switchyard_core::impact::Cohort) -> bool {
+    /// Adds one report's sums for `flag`: `None` when the buffer is full (nothing added),
+    /// else how many event names were left out (past
+    /// [`switchyard_core::impact::MAX_EVENTS`] for the flag).
+    pub fn add(
+        &self,
+        flag: &str,
+        on: bool,
+        cohort: &switchyard_core::impact::Cohort,
+    ) -> Option<usize> {
         let mut sums = self.sums.lock().unwrap_or_else(|p| p.into_inner());
         if !sums.contains_key(flag) && sums.len() >= MAX_FLAGS {
-            return false;
+            return None;
         }
         let entry = sums.entry(flag.to_owned()).or_default();
-        if on {
-            entry.on.add(cohort);
-        } else {
-            entry.off.add(cohort);
-        }
-        true
+        let target = if on { &mut entry.on } else { &mut entry.off };
+        Some(target.add(cohort))
     }
 
     fn take(&self) -> HashMap<String, ImpactSums> {

@@ -101,12 +101,15 @@ async fn report(
             exposures: item.exposures,
             counts: item.counts,
         };
-        if state.impact.add(&item.flag, on, &cohort) {
-            m.impact_exposures
-                .with_label_values(&[if on { "on" } else { "off" }])
-                .inc_by(cohort.exposures);
-        } else {
-            m.impact_dropped.inc();
+        match state.impact.add(&item.flag, on, &cohort) {
+            Some(left_out) => {
+                m.impact_exposures
+                    .with_label_values(&[if on { "on" } else { "off" }])
+                    .inc_by(cohort.exposures);
+                m.impact_dropped
+                    .inc_by(u64::try_from(left_out).unwrap_or(u64::MAX));
+            }
+            None => m.impact_dropped.inc(),
         }
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({"accepted": true})))

@@ -556,6 +556,7 @@ impl Store for EmbeddedStore {
                         Some(bytes) => decode(bytes.value())?,
                         None => ImpactSums::default(),
                     };
+                    // Bounded: at most MAX_EVENTS names per cohort, whatever is reported.
                     sums.on.add(&delta.sums.on);
                     sums.off.add(&delta.sums.off);
                     table

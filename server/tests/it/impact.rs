@@ -240,3 +240,54 @@ async fn reports_to_every_instance_meet_in_the_same_sums() {
         .await;
     }
 }
+
+/// Many reports naming ever new events: each flag's sums keep a bounded number of names.
+async fn names_stay_bounded(apps: &[TestApp]) {
+    for round in 0..5 {
+        let counts: serde_json::Map<String, Value> = (0..20)
+            .map(|i| (format!("event-{round}-{i}"), json!(1)))
+            .collect();
+        let body =
+            json!({"events": [{"flag": "f", "variant": "on", "exposures": 1, "counts": counts}]});
+        let app = &apps[round % apps.len()];
+        let res = app
+            .send(Method::POST, "/v1/impact", Some(SDK), Some(body))
+            .await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    eventually("all five reports counted", || async {
+        sums(&apps[0], "f").await["on"]["exposures"] == 5
+    })
+    .await;
+    let names = sums(&apps[0], "f").await["on"]["counts"]
+        .as_object()
+        .unwrap()
+        .len();
+    // Redis bounds the hash's fields (2 × MAX_EVENTS + the two exposures), redb each cohort;
+    // five reports named 100 events.
+    let cap = switchyard_core::impact::MAX_EVENTS * 2 + 2;
+    assert!(names <= cap, "{names} event names kept");
+}
+
+#[tokio::test]
+async fn event_names_are_bounded_per_flag_in_both_stores() {
+    let app = spawn_with(|_| {}).await;
+    app.create("f", json!({"enabled": true})).await;
+    names_stay_bounded(std::slice::from_ref(&app)).await;
+    assert_eq!(
+        sums(&app, "f").await["on"]["counts"]
+            .as_object()
+            .unwrap()
+            .len(),
+        switchyard_core::impact::MAX_EVENTS
+    );
+    let redis = switchyard_testkit::redis::RedisServer::start();
+    let apps = crate::redis::instances(&redis, "bounded", 2).await;
+    apps[0].create("f", json!({"enabled": true})).await;
+    eventually("both serve f", || async {
+        apps[1].eval("f", None, None).await.1 != "FLAG_NOT_FOUND"
+    })
+    .await;
+    names_stay_bounded(&apps).await;
+}

@@ -2,8 +2,9 @@
 //! fields `on:exposures`, `on:event:{name}` (and `off:…`), added to with `HINCRBY` so any
 //! number of instances add at once; each hash expires 90 days after its last addition.
 
+use redis::Script;
 use redis::aio::ConnectionManager;
-use switchyard_core::impact::Cohort;
+use switchyard_core::impact::{Cohort, MAX_EVENTS};
 
 use super::unavailable;
 use crate::store::{ImpactDelta, ImpactSums, StoreError};
@@ -15,29 +16,57 @@ fn key(prefix: &str, flag: &str, stage: &str) -> String {
     format!("{prefix}:impact:{flag}:{stage}")
 }
 
-/// Adds every delta in one transaction.
+/// Adds each field's increment unless the hash is full and the field new (exposures always).
+/// ARGV: keep secs, max fields, then per hash: key, field count, (field, increment)….
+const ADD_LUA: &str = r#"
+local keep, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+local i = 3
+while i <= #ARGV do
+  local k, n = ARGV[i], tonumber(ARGV[i + 1])
+  i = i + 2
+  for _ = 1, n do
+    local f, v = ARGV[i], ARGV[i + 1]
+    i = i + 2
+    if string.sub(f, -10) == ':exposures' or redis.call('HEXISTS', k, f) == 1
+        or redis.call('HLEN', k) < max then
+      redis.call('HINCRBY', k, f, v)
+    end
+  end
+  redis.call('EXPIRE', k, keep)
+end
+return 0
+"#;
+
+/// Adds every delta in one script.
 pub(super) async fn add(
     conn: &mut ConnectionManager,
     prefix: &str,
     deltas: &[ImpactDelta],
 ) -> Result<(), StoreError> {
-    let mut pipe = redis::pipe();
-    pipe.atomic();
+    let script = Script::new(ADD_LUA);
+    let mut invocation = script.prepare_invoke();
+    invocation.arg(KEEP_SECS).arg(2 + 2 * MAX_EVENTS);
     for delta in deltas {
-        let k = key(prefix, &delta.flag, &delta.stage);
+        let mut fields: Vec<(String, u64)> = Vec::new();
         for (variant, cohort) in [("on", &delta.sums.on), ("off", &delta.sums.off)] {
             if cohort.exposures > 0 {
-                pipe.hincr(&k, format!("{variant}:exposures"), cohort.exposures)
-                    .ignore();
+                fields.push((format!("{variant}:exposures"), cohort.exposures));
             }
             for (event, n) in &cohort.counts {
-                pipe.hincr(&k, format!("{variant}:event:{event}"), *n)
-                    .ignore();
+                fields.push((format!("{variant}:event:{event}"), *n));
             }
         }
-        pipe.expire(&k, KEEP_SECS).ignore();
+        invocation
+            .arg(key(prefix, &delta.flag, &delta.stage))
+            .arg(fields.len());
+        for (field, n) in fields {
+            invocation.arg(field).arg(n);
+        }
     }
-    pipe.query_async::<()>(conn).await.map_err(unavailable)
+    invocation
+        .invoke_async::<()>(conn)
+        .await
+        .map_err(unavailable)
 }
 
 /// The sums of `flag` in `stage`.
