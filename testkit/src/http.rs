@@ -1,6 +1,7 @@
 //! Tiny HTTP servers for tests, on a free port of 127.0.0.1, a thread each: a [`Receiver`]
-//! that keeps the body of every request it gets (a webhook receiver), and an [`App`] whose
-//! `/metrics` the test writes (what a Prometheus scrapes).
+//! that keeps the body of every request it gets (a webhook receiver), an [`App`] whose
+//! `/metrics` the test writes (what a Prometheus scrapes, and 404 to anything else), and a
+//! [`Silent`] port that never answers.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -52,29 +53,37 @@ fn serve(handle: impl Fn(String, Vec<u8>) -> (String, String) + Send + 'static) 
     port
 }
 
-/// Keeps every request body it receives; answers 200.
+/// Keeps the body of every `POST` to its own path; answers 200 (404 to anything else).
 #[derive(Clone)]
 pub struct Receiver {
     /// Its port.
     pub port: u16,
+    path: String,
     bodies: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl Receiver {
-    /// Starts one.
+    /// Starts one. Its path is its own (`/hook-<n>`): a request meant for an endpoint that
+    /// held the same port earlier (another test's "dead" URL, retried) is not taken for one.
     pub fn start() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = format!("/hook-{}-{n}", std::process::id());
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let kept = bodies.clone();
-        let port = serve(move |_, body| {
+        let (kept, expected) = (bodies.clone(), format!("POST {path} "));
+        let port = serve(move |line, body| {
+            if !line.starts_with(&expected) {
+                return ("404 Not Found".into(), String::new());
+            }
             kept.lock().unwrap_or_else(|p| p.into_inner()).push(body);
             ("200 OK".into(), String::new())
         });
-        Receiver { port, bodies }
+        Receiver { port, path, bodies }
     }
 
-    /// `http://127.0.0.1:PORT/hook`.
+    /// `http://127.0.0.1:PORT/hook-…`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hook", self.port)
+        format!("http://127.0.0.1:{}{}", self.port, self.path)
     }
 
     /// Every body received so far, in order, as text.
@@ -115,5 +124,27 @@ impl App {
     /// Replaces the exposition text.
     pub fn set(&self, text: &str) {
         *self.metrics.lock().unwrap_or_else(|p| p.into_inner()) = text.to_owned();
+    }
+}
+
+/// A port held bound and never answered: a server that takes the connection and says
+/// nothing (clients time out). Holding it keeps any other test from getting the port.
+pub struct Silent {
+    /// Its port.
+    pub port: u16,
+    _held: TcpListener,
+}
+
+impl Silent {
+    /// Binds one.
+    pub fn start() -> Self {
+        let held = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+        let port = held.local_addr().expect("an address").port();
+        Silent { port, _held: held }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }

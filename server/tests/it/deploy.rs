@@ -72,7 +72,8 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn the_alerts_and_dashboard_use_only_exported_metrics() {
-    let dead = format!("http://127.0.0.1:{}", switchyard_testkit::free_port());
+    let silent = switchyard_testkit::http::Silent::start();
+    let dead = silent.url();
     let app = crate::helpers::spawn_with(move |s| {
         s.plans.tick_ms = 50;
         s.guards.prometheus_url = Some(dead);

@@ -171,7 +171,9 @@ async fn a_5xx_spike_trips_the_guard_once_and_every_instance_serves_the_kill() {
 
 #[tokio::test]
 async fn a_prometheus_that_does_not_answer_holds_the_plan() {
-    let dead = format!("http://127.0.0.1:{}", switchyard_testkit::free_port());
+    // Held by the test, so no other test's server can take the port meanwhile.
+    let silent = switchyard_testkit::http::Silent::start();
+    let dead = silent.url();
     let app = spawn_with(move |s| {
         s.plans.tick_ms = 50;
         s.guards.prometheus_url = Some(dead);

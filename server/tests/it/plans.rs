@@ -448,8 +448,9 @@ async fn bad_plans_are_refused_whole_and_roles_hold() {
 
 #[tokio::test]
 async fn webhook_failures_are_counted_and_never_delay_a_write() {
-    let closed = format!("http://127.0.0.1:{}/hook", switchyard_testkit::free_port());
-    let app = planned(&[closed]).await;
+    // A receiver that refuses every delivery (404), on a port the test holds.
+    let refusing = switchyard_testkit::http::App::start();
+    let app = planned(&[format!("http://127.0.0.1:{}/hook", refusing.port)]).await;
     app.create("f", json!({"enabled": true})).await;
     let (status, _) = app
         .call(
@@ -502,8 +503,9 @@ async fn three_instances_make_each_transition_once() {
         ]}),
     )
     .await;
+    // Asked of the instance that took the PUT: the others may not serve the plan yet.
     eventually("completed", || async {
-        plan(&apps[2], "f").await["state"] == "completed"
+        plan(&apps[1], "f").await["state"] == "completed"
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
