@@ -425,6 +425,30 @@ pub enum Step {
 }
 
 impl ReleasePlan {
+    /// A plan running from its first stage since `now`, not yet started on a flag (the
+    /// writer sets who started it, when, and from what percentage).
+    pub fn new(
+        stages: Vec<Stage>,
+        guards: Vec<Guard>,
+        on_trip: OnTrip,
+        now: DateTime<Utc>,
+    ) -> Self {
+        ReleasePlan {
+            state: PlanState::Running,
+            stage: 0,
+            stages,
+            guards,
+            on_trip,
+            stage_started_at: now,
+            held_ms: None,
+            started_from: 0,
+            started_by: None,
+            started_at: None,
+            tripped_by: None,
+            note: None,
+        }
+    }
+
     /// The name of the current stage's impact sums: the plan's start and the stage.
     pub fn stage_key(&self) -> String {
         let started = self.started_at.map_or(0, |t| t.timestamp_millis());
@@ -621,26 +645,14 @@ mod tests {
     }
 
     fn plan(stages: &[(u32, Option<&str>)]) -> ReleasePlan {
-        ReleasePlan {
-            state: PlanState::Running,
-            stage: 0,
-            stages: stages
-                .iter()
-                .map(|(p, h)| Stage {
-                    rollout_percentage: *p,
-                    hold: h.map(|h| h.parse().unwrap()),
-                })
-                .collect(),
-            guards: Vec::new(),
-            on_trip: OnTrip::Kill,
-            stage_started_at: at(0),
-            held_ms: None,
-            started_from: 0,
-            started_by: None,
-            started_at: None,
-            tripped_by: None,
-            note: None,
-        }
+        let stages = stages
+            .iter()
+            .map(|(p, h)| Stage {
+                rollout_percentage: *p,
+                hold: h.map(|h| h.parse().unwrap()),
+            })
+            .collect();
+        ReleasePlan::new(stages, Vec::new(), OnTrip::Kill, at(0))
     }
 
     #[test]

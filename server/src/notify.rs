@@ -18,6 +18,9 @@ const ATTEMPTS: u32 = 6;
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// How long one delivery may take.
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// Deliveries in flight at most (each may retry for ~15 s); past it the queue waits, and a
+/// full queue drops (counted).
+const IN_FLIGHT: usize = 64;
 
 /// The sending end; `None` when no webhook is configured.
 pub struct Notifier {
@@ -63,13 +66,20 @@ async fn deliver_all(
     http: reqwest::Client,
     failures: IntCounter,
 ) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     while let Some(event) = events.recv().await {
         let body = Arc::new(serde_json::to_vec(&event).expect("events serialise"));
         for url in urls.iter() {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
             let (http, url, body, failures) =
                 (http.clone(), url.clone(), body.clone(), failures.clone());
             // Each URL on its own: a slow receiver delays nobody else.
-            tokio::spawn(async move { deliver(&http, &url, &body, &failures).await });
+            tokio::spawn(async move {
+                deliver(&http, &url, &body, &failures).await;
+                drop(permit);
+            });
         }
     }
 }

@@ -435,20 +435,11 @@ mod tests {
             .to_vec();
         let mut f = Flag::new("f");
         f.rollout_percentage = stages[stage].rollout_percentage;
-        f.plan = Some(Box::new(ReleasePlan {
-            state: PlanState::Running,
-            stage,
-            stages,
-            guards: vec![Guard::on_prometheus("5xx", "q", 0.05, None)],
-            on_trip,
-            stage_started_at: Utc::now(),
-            held_ms: None,
-            started_from: 2,
-            started_by: None,
-            started_at: None,
-            tripped_by: None,
-            note: None,
-        }));
+        let guards = vec![Guard::on_prometheus("5xx", "q", 0.05, None)];
+        let mut plan = ReleasePlan::new(stages, guards, on_trip, Utc::now());
+        plan.stage = stage;
+        plan.started_from = 2;
+        f.plan = Some(Box::new(plan));
         f
     }
 

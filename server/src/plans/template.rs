@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use switchyard_core::plan::{Guard, OnTrip, PlanState, ReleasePlan, Span, Stage};
+use switchyard_core::plan::{Guard, OnTrip, ReleasePlan, Span, Stage};
 use switchyard_core::{Problem, ValidationError};
 
 use crate::config::GuardSettings;
@@ -92,20 +92,7 @@ pub fn build(
     if let Some(t) = request.on_trip {
         on_trip = t;
     }
-    let plan = ReleasePlan {
-        state: PlanState::Running,
-        stage: 0,
-        stages,
-        guards,
-        on_trip,
-        stage_started_at: now,
-        held_ms: None,
-        started_from: 0,
-        started_by: None,
-        started_at: None,
-        tripped_by: None,
-        note: None,
-    };
+    let plan = ReleasePlan::new(stages, guards, on_trip, now);
     let mut problems = plan.problems();
     if plan.guards.iter().any(|g| g.prometheus.is_some()) && !prometheus_configured {
         problems.push(Problem::new(
