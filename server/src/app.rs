@@ -14,14 +14,40 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use anyhow::Context as _;
 
-use crate::config::Settings;
+use crate::config::{Settings, StoreSettings};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::redis::RedisStore;
+use crate::store::redis::{RedisOptions, RedisStore, TlsFiles, Topology};
 use crate::wire::ProblemBodies;
 use crate::{api, demo, edge, fleet, impact, plans, sync};
+
+/// How to reach Redis, when the settings name one: a Cluster by its nodes, a primary through
+/// Sentinel, or one server.
+fn redis_options(store: &StoreSettings) -> Option<RedisOptions> {
+    let topology = if !store.redis_cluster_nodes.is_empty() {
+        Topology::Cluster(store.redis_cluster_nodes.clone())
+    } else if let Some(master) = &store.redis_master {
+        Topology::Sentinel {
+            sentinels: store.redis_sentinels.clone(),
+            master: master.clone(),
+            primary: store.redis_url.clone(),
+        }
+    } else {
+        Topology::Single(store.redis_url.clone()?)
+    };
+    Some(RedisOptions {
+        topology,
+        tls: TlsFiles {
+            ca: store.redis_ca_file.clone(),
+            cert: store.redis_client_cert.clone(),
+            key: store.redis_client_key.clone(),
+        },
+        min_replicas_acked: store.redis_min_replicas_acked,
+        wait_timeout: Duration::from_millis(store.redis_wait_timeout_ms),
+    })
+}
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -35,11 +61,11 @@ impl Application {
     /// the demo if asked, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let keep = NonZeroUsize::new(settings.retention.history_versions);
-        let store: Arc<dyn Store> = match &settings.store.redis_url {
-            Some(url) => Arc::new(
-                RedisStore::connect_with(url, &settings.store.redis_prefix, keep)
+        let store: Arc<dyn Store> = match redis_options(&settings.store) {
+            Some(options) => Arc::new(
+                RedisStore::open(&options, &settings.store.redis_prefix, keep)
                     .await
-                    .context("SWITCHYARD_STORE__REDIS_URL")?,
+                    .context("connecting to Redis (SWITCHYARD_STORE__REDIS_*)")?,
             ),
             None => Arc::new(
                 EmbeddedStore::open_with(&settings.store.data_dir, keep)

@@ -123,8 +123,31 @@ pub struct StoreSettings {
     /// A Redis URL selects the Redis store (`SWITCHYARD_STORE__REDIS_URL`).
     pub redis_url: Option<String>,
     /// The prefix of every Redis key, so deployments can share a Redis
-    /// (`SWITCHYARD_STORE__REDIS_PREFIX`).
+    /// (`SWITCHYARD_STORE__REDIS_PREFIX`). On a Redis Cluster it becomes a hash tag,
+    /// `{prefix}`, so every key shares one slot.
     pub redis_prefix: String,
+    /// Sentinels (`host:port` or URLs, `SWITCHYARD_STORE__REDIS_SENTINELS`, comma-separated)
+    /// that name the primary. `redis_url`, when set with them, gives the primary's scheme,
+    /// credentials and database.
+    #[serde(deserialize_with = "items")]
+    pub redis_sentinels: Vec<String>,
+    /// The name the sentinels monitor the primary under (`SWITCHYARD_STORE__REDIS_MASTER`).
+    pub redis_master: Option<String>,
+    /// URLs of Redis Cluster nodes to start from (`SWITCHYARD_STORE__REDIS_CLUSTER_NODES`,
+    /// comma-separated): selects the Cluster store.
+    #[serde(deserialize_with = "items")]
+    pub redis_cluster_nodes: Vec<String>,
+    /// Replicas that must confirm a write (`WAIT`) before it is acknowledged
+    /// (`SWITCHYARD_STORE__REDIS_MIN_REPLICAS_ACKED`; 0 takes the primary's word).
+    pub redis_min_replicas_acked: u32,
+    /// How long a write waits for those replicas before answering 503.
+    pub redis_wait_timeout_ms: u64,
+    /// PEM CA file trusted for `rediss://` instead of the system's roots.
+    pub redis_ca_file: Option<PathBuf>,
+    /// PEM client certificate for Redis servers that ask for one (with `redis_client_key`).
+    pub redis_client_cert: Option<PathBuf>,
+    /// PEM private key of `redis_client_cert`.
+    pub redis_client_key: Option<PathBuf>,
 }
 
 impl Default for StoreSettings {
@@ -133,7 +156,103 @@ impl Default for StoreSettings {
             data_dir: PathBuf::from("./switchyard-data"),
             redis_url: None,
             redis_prefix: "switchyard".into(),
+            redis_sentinels: Vec::new(),
+            redis_master: None,
+            redis_cluster_nodes: Vec::new(),
+            redis_min_replicas_acked: 0,
+            redis_wait_timeout_ms: 500,
+            redis_ca_file: None,
+            redis_client_cert: None,
+            redis_client_key: None,
         }
+    }
+}
+
+impl StoreSettings {
+    /// Whether any Redis setting selects the Redis store.
+    pub fn uses_redis(&self) -> bool {
+        self.redis_url.is_some()
+            || !self.redis_sentinels.is_empty()
+            || !self.redis_cluster_nodes.is_empty()
+    }
+
+    fn check_redis(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        let redis_url = |url: &str| url.starts_with("redis://") || url.starts_with("rediss://");
+        if let Some(url) = &self.redis_url
+            && !redis_url(url)
+        {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_URL",
+                "must start with redis:// or rediss:// (the value is not shown: it may hold a \
+                 password)",
+            );
+        }
+        if !self.redis_cluster_nodes.iter().all(|u| redis_url(u)) {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_CLUSTER_NODES",
+                "every node must be a redis:// or rediss:// URL (the values are not shown: they \
+                 may hold a password)",
+            );
+        }
+        if !self.redis_cluster_nodes.is_empty()
+            && (self.redis_url.is_some() || !self.redis_sentinels.is_empty())
+        {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_CLUSTER_NODES",
+                "a Cluster is reached through its nodes alone: unset REDIS_URL and \
+                 REDIS_SENTINELS",
+            );
+        }
+        if self.redis_sentinels.is_empty() != self.redis_master.is_none() {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_MASTER",
+                "Sentinel needs both REDIS_SENTINELS and REDIS_MASTER (the name the sentinels \
+                 monitor)",
+            );
+        }
+        if self.redis_sentinels.len() > 16 || self.redis_cluster_nodes.len() > 64 {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_SENTINELS",
+                "at most 16 sentinels and 64 cluster nodes",
+            );
+        }
+        if self.redis_min_replicas_acked > 16 {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_MIN_REPLICAS_ACKED",
+                "must be 0 to 16",
+            );
+        }
+        if !(1..=60_000).contains(&self.redis_wait_timeout_ms) {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_WAIT_TIMEOUT_MS",
+                "must be 1 to 60000",
+            );
+        }
+        if self.redis_client_cert.is_some() != self.redis_client_key.is_some() {
+            return bad(
+                "SWITCHYARD_STORE__REDIS_CLIENT_CERT",
+                "a client certificate needs REDIS_CLIENT_CERT and REDIS_CLIENT_KEY together",
+            );
+        }
+        for (key, file) in [
+            ("SWITCHYARD_STORE__REDIS_CA_FILE", &self.redis_ca_file),
+            (
+                "SWITCHYARD_STORE__REDIS_CLIENT_CERT",
+                &self.redis_client_cert,
+            ),
+            ("SWITCHYARD_STORE__REDIS_CLIENT_KEY", &self.redis_client_key),
+        ] {
+            if let Some(path) = file
+                && !path.is_file()
+            {
+                return Err(ConfigError(format!(
+                    "{key}: {} is not a readable file",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -420,16 +539,7 @@ impl Settings {
                 ),
             );
         }
-        if let Some(url) = &self.store.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
-            return bad(
-                "SWITCHYARD_STORE__REDIS_URL",
-                "must start with redis:// or rediss:// (the value is not shown: it may hold a \
-                 password)"
-                    .into(),
-            );
-        }
+        self.store.check_redis()?;
         let prefix = &self.store.redis_prefix;
         if prefix.is_empty()
             || prefix.len() > 64
@@ -527,6 +637,57 @@ mod tests {
     }
 
     #[test]
+    fn sentinel_cluster_and_tls_settings_come_from_the_environment() {
+        let sentinel = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "SWITCHYARD_STORE__REDIS_SENTINELS",
+                    "10.0.0.1:26379, 10.0.0.2:26379,10.0.0.3:26379",
+                ),
+                ("SWITCHYARD_STORE__REDIS_MASTER", "flags"),
+                ("SWITCHYARD_STORE__REDIS_MIN_REPLICAS_ACKED", "1"),
+                ("SWITCHYARD_STORE__REDIS_WAIT_TIMEOUT_MS", "250"),
+            ]),
+        )
+        .unwrap();
+        assert!(sentinel.store.uses_redis());
+        assert_eq!(sentinel.store.redis_sentinels.len(), 3);
+        assert_eq!(sentinel.store.redis_sentinels[1], "10.0.0.2:26379");
+        assert_eq!(sentinel.store.redis_master.as_deref(), Some("flags"));
+        assert_eq!(sentinel.store.redis_min_replicas_acked, 1);
+        assert_eq!(sentinel.store.redis_wait_timeout_ms, 250);
+
+        let cluster = Settings::load_from(
+            None,
+            env(&[(
+                "SWITCHYARD_STORE__REDIS_CLUSTER_NODES",
+                "redis://a:7000,rediss://b:7001",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(cluster.store.redis_cluster_nodes.len(), 2);
+        let both = Settings::load_from(
+            None,
+            env(&[
+                ("SWITCHYARD_STORE__REDIS_CLUSTER_NODES", "redis://a:7000"),
+                ("SWITCHYARD_STORE__REDIS_URL", "redis://b:6379"),
+            ]),
+        );
+        assert!(both.is_err());
+        let half_cert = Settings::load_from(
+            None,
+            env(&[("SWITCHYARD_STORE__REDIS_CLIENT_KEY", "Cargo.toml")]),
+        );
+        assert!(
+            half_cert
+                .unwrap_err()
+                .to_string()
+                .contains("REDIS_CLIENT_CERT")
+        );
+    }
+
+    #[test]
     fn bad_settings_name_the_key() {
         let cases = [
             (
@@ -556,6 +717,31 @@ mod tests {
                 "SWITCHYARD_LIMITS__STREAMS_PER_TOKEN",
                 "0",
                 "SWITCHYARD_LIMITS__STREAMS_PER_TOKEN",
+            ),
+            (
+                "SWITCHYARD_STORE__REDIS_SENTINELS",
+                "127.0.0.1:26379",
+                "SWITCHYARD_STORE__REDIS_MASTER",
+            ),
+            (
+                "SWITCHYARD_STORE__REDIS_CLUSTER_NODES",
+                "127.0.0.1:7000",
+                "SWITCHYARD_STORE__REDIS_CLUSTER_NODES",
+            ),
+            (
+                "SWITCHYARD_STORE__REDIS_MIN_REPLICAS_ACKED",
+                "99",
+                "SWITCHYARD_STORE__REDIS_MIN_REPLICAS_ACKED",
+            ),
+            (
+                "SWITCHYARD_STORE__REDIS_CA_FILE",
+                "/nonexistent/ca.pem",
+                "SWITCHYARD_STORE__REDIS_CA_FILE",
+            ),
+            (
+                "SWITCHYARD_STORE__REDIS_CLIENT_CERT",
+                "/nonexistent/cert.pem",
+                "SWITCHYARD_STORE__REDIS_CLIENT_CERT",
             ),
         ];
         for (key, value, named) in cases {

@@ -92,6 +92,10 @@ impl From<ChangeError> for ApiError {
                 "the store is unavailable ({why}); nothing was written: retry when \
                  /health/ready reports ready"
             )),
+            ChangeError::Store(StoreError::NotDurable(why)) => ApiError::Unavailable(format!(
+                "the write reached the primary Redis but may not be durable: {why}. A failover \
+                 now could lose it: read it back, and retry if it is missing"
+            )),
             ChangeError::Store(StoreError::Corrupt(why)) => {
                 ApiError::Internal(format!("corrupt store record: {why}"))
             }

@@ -2,11 +2,14 @@
 //!
 //! # Layout
 //! - [`redis`]: `RedisServer`, a redis-server of the caller's own on a free port.
+//! - [`ha`]: `RedisHa` (a primary, replicas, sentinels), `RedisCluster`, and TLS
+//!   `Certificates`.
 //! - [`process`]: `ServerProcess`, a switchyard-server process, with real signals.
 //! - [`proxy`]: `Proxy`, a TCP proxy a test can freeze to cut a stream silently.
 //! - [`http`]: a webhook `Receiver` and an `App` whose `/metrics` the test writes.
 //! - [`prometheus`]: `Prometheus`, Debian's prometheus of the caller's own, scraping an `App`.
 
+pub mod ha;
 pub mod http;
 pub mod process;
 pub mod prometheus;

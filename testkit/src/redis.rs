@@ -2,7 +2,8 @@
 //! `kill`, `restart` and `restart_empty` are real: SIGKILL, then a new process on the same
 //! port (with its files, or without). With
 //! `persistent`, an append-only file fsynced on every write keeps acknowledged data across
-//! the restart.
+//! the restart. [`RedisServer::replica_of`], [`RedisServer::cluster_node`] and
+//! [`RedisServer::tls`] start the other kinds the HA tests need (see [`crate::ha`]).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -18,19 +19,43 @@ pub struct RedisServer {
     child: Option<Child>,
     dir: TempDir,
     persistent: bool,
+    /// Further arguments: replication, cluster mode, TLS.
+    extra: Vec<String>,
+    /// Whether it answers plain-text PING (a TLS-only server does not).
+    plain: bool,
 }
 
-fn binary() -> String {
+/// The path of `program`, or a panic saying which Debian package to install.
+pub(crate) fn installed(program: &str, package: &str) -> String {
     let found = Command::new("sh")
-        .args(["-c", "command -v redis-server"])
+        .args(["-c", &format!("command -v {program}")])
         .output();
     match found {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
         _ => panic!(
-            "redis-server is not installed: the Redis tests start their own. Install it with \
-             `apt-get install -y redis-server` (scripts/test does this when it is missing)"
+            "{program} is not installed: the Redis tests start their own. Install it with \
+             `apt-get install -y {package}` (scripts/test does this when it is missing)"
         ),
     }
+}
+
+fn binary() -> String {
+    installed("redis-server", "redis-server")
+}
+
+/// Runs `redis-cli -p port args…` and returns what it printed (trimmed); panics when it fails.
+pub fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new(installed("redis-cli", "redis-tools"))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("run redis-cli");
+    assert!(
+        out.status.success(),
+        "redis-cli -p {port} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 impl RedisServer {
@@ -44,20 +69,84 @@ impl RedisServer {
         Self::launch(true)
     }
 
+    /// A replica of `primary` (not persistent), started and syncing.
+    pub fn replica_of(primary: &RedisServer) -> Self {
+        let primary = primary.port.to_string();
+        Self::launch_with(false, &["--replicaof", "127.0.0.1", &primary], true)
+    }
+
+    /// A node with cluster mode on, not yet part of a cluster (see [`crate::ha::RedisCluster`]).
+    pub fn cluster_node() -> Self {
+        Self::launch_with(
+            false,
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+            ],
+            true,
+        )
+    }
+
+    /// A TLS-only server (no plain port) with `certs`; it requires a client certificate
+    /// signed by their CA.
+    pub fn tls(certs: &crate::ha::Certificates) -> Self {
+        let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+        let tls = [
+            "--tls-cert-file".to_owned(),
+            path(&certs.server_cert),
+            "--tls-key-file".to_owned(),
+            path(&certs.server_key),
+            "--tls-ca-cert-file".to_owned(),
+            path(&certs.ca),
+            "--tls-auth-clients".to_owned(),
+            "yes".to_owned(),
+        ];
+        let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+        Self::launch_with(false, &tls, false)
+    }
+
     fn launch(persistent: bool) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::launch_with(persistent, &[], true)
+    }
+
+    fn launch_with(persistent: bool, extra: &[&str], plain: bool) -> Self {
         let mut server = RedisServer {
-            port,
+            port: crate::free_port(),
             child: None,
             dir: tempfile::tempdir().unwrap(),
             persistent,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+            plain,
         };
         server.restart();
         server
+    }
+
+    /// `rediss://127.0.0.1:PORT`.
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until this replica's link to its primary is up (synced).
+    pub fn wait_replicating(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cli(self.port, &["INFO", "replication"]).contains("master_link_status:up") {
+            assert!(
+                Instant::now() < deadline,
+                "replica {} never synced",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the process is running (not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -93,7 +182,7 @@ impl RedisServer {
         self.kill();
         let port = self.port.to_string();
         let mut args = vec![
-            "--port",
+            if self.plain { "--port" } else { "--tls-port" },
             &port,
             "--bind",
             "127.0.0.1",
@@ -109,6 +198,10 @@ impl RedisServer {
         } else {
             args.extend(["--appendonly", "no"]);
         }
+        if !self.plain {
+            args.extend(["--port", "0"]);
+        }
+        args.extend(self.extra.iter().map(String::as_str));
         let child = Command::new(binary())
             .args(&args)
             .stdout(Stdio::null())
@@ -117,7 +210,7 @@ impl RedisServer {
             .expect("start redis-server");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.answers_ping() {
+        while !self.answers() {
             assert!(
                 Instant::now() < deadline,
                 "redis-server on port {} did not start",
@@ -127,16 +220,25 @@ impl RedisServer {
         }
     }
 
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
+    /// PING answered (plain), or the port accepting connections (TLS).
+    fn answers(&self) -> bool {
+        if !self.plain {
+            return TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+        }
+        answers_ping(self.port)
     }
+}
+
+/// Whether 127.0.0.1:`port` answers PING with PONG (a Redis or a Sentinel).
+pub(crate) fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }
 
 impl Drop for RedisServer {

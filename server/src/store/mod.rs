@@ -175,6 +175,10 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The write was applied on the primary, but fewer replicas than required confirmed it:
+    /// a failover now could lose it.
+    #[error("the write may not be durable: {0}")]
+    NotDurable(String),
 }
 
 /// A place flags, history, audit and tokens live. Implementations apply a [`Commit`]

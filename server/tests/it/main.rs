@@ -11,6 +11,7 @@ mod faults;
 mod flags;
 mod fleet;
 mod guards;
+mod ha;
 mod hardening;
 mod helpers;
 mod impact;

@@ -1,5 +1,6 @@
 //! The `Store` contract: every implementation must pass these. Each test runs against every
-//! store `stores()` returns: embedded, and Redis on a redis-server of its own.
+//! store `stores()` returns: embedded, Redis on a redis-server of its own, and Redis Cluster
+//! on three primaries of its own.
 
 use std::sync::Arc;
 
@@ -7,12 +8,13 @@ use chrono::Utc;
 use switchyard_core::{Flag, KillSwitch, Whitelist};
 use switchyard_server::auth::Role;
 use switchyard_server::store::embedded::EmbeddedStore;
-use switchyard_server::store::redis::RedisStore;
+use switchyard_server::store::redis::{RedisOptions, RedisStore, Topology};
 use switchyard_server::store::{
     AuditEntry, AuditQuery, Change, Commit, Store, StoreError, TokenRecord,
 };
 use tempfile::TempDir;
 
+use switchyard_testkit::ha::RedisCluster;
 use switchyard_testkit::redis::RedisServer;
 
 /// What keeps a store under test alive.
@@ -20,6 +22,7 @@ use switchyard_testkit::redis::RedisServer;
 enum Guard {
     Dir(TempDir),
     Redis(RedisServer),
+    Cluster(RedisCluster),
 }
 
 /// Every store under test, each with its guard.
@@ -39,9 +42,25 @@ async fn stores_keeping(
             .await
             .unwrap(),
     );
+    let cluster = RedisCluster::start(3);
+    let options = RedisOptions {
+        topology: Topology::Cluster(cluster.urls()),
+        ..RedisOptions::single("")
+    };
+    let cluster_store = Arc::new(RedisStore::open(&options, "contract", keep).await.unwrap());
+    // The cluster connection is made in the background: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cluster_store.revision().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster store never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     vec![
         ("embedded", embedded, Guard::Dir(dir)),
         ("redis", redis_store, Guard::Redis(redis)),
+        ("redis-cluster", cluster_store, Guard::Cluster(cluster)),
     ]
 }
 

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 
+use super::link::Conn;
 use super::scripts::{BEAT_LUA, FLEET_LUA};
 use super::{decode, encode, parse_version, unavailable};
 use crate::store::{Ack, BeatReply, Fleet, Heartbeat, SeenHeartbeat, StoreError};
@@ -40,7 +40,7 @@ fn revision(raw: Option<&String>) -> Result<u64, StoreError> {
 impl FleetScripts {
     pub(super) async fn beat(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut Conn,
         prefix: &str,
         beat: &Heartbeat,
         forward: &[Ack],
@@ -48,6 +48,7 @@ impl FleetScripts {
     ) -> Result<BeatReply, StoreError> {
         let mut invocation = self.beat.prepare_invoke();
         invocation
+            .key(format!("{prefix}:fleet"))
             .arg(prefix)
             .arg(&beat.id)
             .arg(encode(beat))
@@ -74,13 +75,14 @@ impl FleetScripts {
 
     pub(super) async fn read(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut Conn,
         prefix: &str,
         forget_after: Duration,
     ) -> Result<Fleet, StoreError> {
         let reply: Vec<String> = self
             .read
             .prepare_invoke()
+            .key(format!("{prefix}:fleet"))
             .arg(prefix)
             .arg(millis(forget_after))
             .invoke_async(conn)

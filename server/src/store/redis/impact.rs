@@ -3,9 +3,9 @@
 //! number of instances add at once; each hash expires 90 days after its last addition.
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 use switchyard_core::impact::{Cohort, MAX_EVENTS};
 
+use super::link::Conn;
 use super::unavailable;
 use crate::store::{ImpactDelta, ImpactSums, StoreError};
 
@@ -39,13 +39,17 @@ return 0
 
 /// Adds every delta in one script.
 pub(super) async fn add(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     prefix: &str,
     deltas: &[ImpactDelta],
 ) -> Result<(), StoreError> {
     let script = Script::new(ADD_LUA);
     let mut invocation = script.prepare_invoke();
-    invocation.arg(KEEP_SECS).arg(2 + 2 * MAX_EVENTS);
+    // The key routes the script to the deployment's node on a Redis Cluster.
+    invocation
+        .key(format!("{prefix}:revision"))
+        .arg(KEEP_SECS)
+        .arg(2 + 2 * MAX_EVENTS);
     for delta in deltas {
         let mut fields: Vec<(String, u64)> = Vec::new();
         for (variant, cohort) in [("on", &delta.sums.on), ("off", &delta.sums.off)] {
@@ -71,7 +75,7 @@ pub(super) async fn add(
 
 /// The sums of `flag` in `stage`.
 pub(super) async fn read(
-    conn: &mut ConnectionManager,
+    conn: &mut Conn,
     prefix: &str,
     flag: &str,
     stage: &str,

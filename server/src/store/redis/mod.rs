@@ -10,15 +10,15 @@
 //! `{p}:audit:indexed` (set once the indexes cover the whole stream), `{p}:tokens` (hash id → record),
 //! `{p}:kill_switch`, `{p}:revision`, `{p}:version_floor`; channel `{p}:changes` carries each new revision.
 //! The fleet's heartbeats: see [`fleet`]; impact sums: see [`impact`].
-//! Scripts build key names from the prefix, so Redis Cluster is not supported (a primary
-//! with replicas, or a managed single-shard Redis, is).
+//! Scripts build key names from the prefix; on a Redis Cluster the prefix is a hash tag
+//! (`{p}`), so every key lives in one slot and each script runs whole on one node. How the
+//! store reaches Redis (one server, Sentinel, Cluster, TLS): see [`link`].
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, RedisError, Script};
+use redis::{AsyncCommands, RedisError, Script};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchyard_core::{Flag, KillSwitch};
@@ -28,10 +28,13 @@ use chrono::{DateTime, Utc};
 
 mod fleet;
 mod impact;
+mod link;
 mod scripts;
 
-use self::fleet::FleetScripts;
+pub use self::link::{TlsFiles, Topology};
 
+use self::fleet::FleetScripts;
+use self::link::{CONNECT_TIMEOUT, Conn, Link, RESPONSE_TIMEOUT};
 use self::scripts::{COMMIT_LUA, RAISE_LUA};
 use super::versions;
 use super::{
@@ -39,22 +42,48 @@ use super::{
     ImpactDelta, ImpactSums, Loaded, Store, StoreError, TokenRecord,
 };
 
-/// How long one command may take before the store counts as unavailable.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often a write refused at connection time is tried again (50 ms apart).
+const WRITE_RETRIES: u32 = 3;
 /// How many audit entries one XREVRANGE reads while filtering.
 const AUDIT_BATCH: usize = 500;
+
+/// How the store reaches Redis, and what a commit waits for before it is acknowledged.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// One server, Sentinel, or Cluster.
+    pub topology: Topology,
+    /// CA and client certificate files for `rediss://`.
+    pub tls: TlsFiles,
+    /// Replicas that must confirm a commit (`WAIT`) before it is acknowledged; 0 takes the
+    /// primary's word. Below that within `wait_timeout`, the commit fails as not durable.
+    pub min_replicas_acked: u32,
+    /// How long a commit waits for those replicas.
+    pub wait_timeout: Duration,
+}
+
+impl RedisOptions {
+    /// One server at `url`, acknowledging on the primary's word.
+    pub fn single(url: &str) -> Self {
+        RedisOptions {
+            topology: Topology::Single(url.to_owned()),
+            tls: TlsFiles::default(),
+            min_replicas_acked: 0,
+            wait_timeout: Duration::from_millis(500),
+        }
+    }
+}
 
 /// The Redis-backed store. Cheap to clone.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    link: Link,
     prefix: String,
     commit_script: Script,
     raise_script: Script,
     fleet: FleetScripts,
     history_limit: HistoryLimit,
+    min_replicas_acked: u32,
+    wait_timeout: Duration,
     changes: watch::Receiver<u64>,
 }
 
@@ -84,26 +113,86 @@ impl RedisStore {
         prefix: &str,
         history_limit: HistoryLimit,
     ) -> Result<Self, StoreError> {
-        let client = Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
+        Self::open(&RedisOptions::single(url), prefix, history_limit).await
+    }
+
+    /// A store reached as `options` say, under `prefix`. On a Redis Cluster the prefix
+    /// becomes a hash tag (`{prefix}`), so every key of the deployment shares one hash slot
+    /// and each script runs on one node. Never waits for Redis.
+    pub async fn open(
+        options: &RedisOptions,
+        prefix: &str,
+        history_limit: HistoryLimit,
+    ) -> Result<Self, StoreError> {
+        let link = Link::open(&options.topology, &options.tls)?;
+        let prefix = if link.is_cluster() && !prefix.contains('{') {
+            format!("{{{prefix}}}")
+        } else {
+            prefix.to_owned()
+        };
         let (notify, changes) = watch::channel(0);
-        tokio::spawn(subscribe(client, format!("{prefix}:changes"), notify));
+        tokio::spawn(subscribe(link.clone(), format!("{prefix}:changes"), notify));
         Ok(RedisStore {
-            conn,
-            prefix: prefix.to_owned(),
+            link,
+            prefix,
             commit_script: Script::new(COMMIT_LUA),
             raise_script: Script::new(RAISE_LUA),
             fleet: FleetScripts::default(),
             history_limit,
+            min_replicas_acked: options.min_replicas_acked,
+            wait_timeout: options.wait_timeout,
             changes,
         })
+    }
+
+    /// The connection for commands.
+    fn conn(&self) -> Result<Conn, StoreError> {
+        self.link.commands()
+    }
+
+    /// Runs a write script on the commits connection and returns its reply with the
+    /// connection (for [`RedisStore::confirm`]). A refused connection means the script was
+    /// never sent (the connection is being re-made after an outage), so it is tried again a
+    /// few times: the first write after Redis returns does not fail for a connection only
+    /// writes use.
+    async fn write<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<(T, Conn), StoreError> {
+        let mut conn = self.link.commits()?;
+        let mut refused = 0;
+        loop {
+            match invocation.invoke_async(&mut conn).await {
+                Ok(reply) => return Ok((reply, conn)),
+                Err(e) if e.is_connection_refusal() && refused < WRITE_RETRIES => {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+
+    /// After a commit on `conn`: waits until the configured number of replicas confirm every
+    /// write made on it (`WAIT`), or says the write may not be durable.
+    async fn confirm(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        let wanted = self.min_replicas_acked;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let timeout_ms = u64::try_from(self.wait_timeout.as_millis()).unwrap_or(u64::MAX);
+        let acked: u64 = redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(timeout_ms)
+            .query_async(conn)
+            .await
+            .map_err(|e| StoreError::NotDurable(format!("WAIT failed ({e})")))?;
+        if acked < u64::from(wanted) {
+            return Err(StoreError::NotDurable(format!(
+                "{acked} of the {wanted} replicas required confirmed it within {timeout_ms} ms"
+            )));
+        }
+        Ok(())
     }
 
     fn key(&self, suffix: &str) -> String {
@@ -113,7 +202,7 @@ impl RedisStore {
     /// Whether the audit indexes cover the whole stream; builds them first when they do not
     /// (a stream written before they existed, once per deployment).
     async fn audit_indexed(&self) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let marker = self.key("audit:indexed");
         if conn.exists(&marker).await.map_err(unavailable)? {
             return Ok(true);
@@ -148,7 +237,7 @@ impl RedisStore {
         end: &str,
         count: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let rows: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
             .arg(self.key("audit"))
             .arg(start)
@@ -168,7 +257,7 @@ impl RedisStore {
         index: &str,
         query: &AuditQuery,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let mut found = Vec::new();
         let mut max = match query.before {
             Some(before) => format!("({before}"),
@@ -222,7 +311,7 @@ impl RedisStore {
 
     /// Every entry, newest first, filtered as it is read (no flag or actor to index by).
     async fn audit_scan(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let mut found = Vec::new();
         let mut end = match query.before {
             Some(before) => format!("({before}-0"),
@@ -291,15 +380,26 @@ const RESUBSCRIBE_MAX: Duration = Duration::from_millis(250);
 /// Follows the change channel forever, re-subscribing after any failure with a growing
 /// backoff; bumps `notify` on every message and after every (re)subscription, so the
 /// instance resyncs whatever it missed. Ends when the store is dropped.
-async fn subscribe(client: Client, channel: String, notify: watch::Sender<u64>) {
+async fn subscribe(link: Link, channel: String, notify: watch::Sender<u64>) {
     let mut backoff = Duration::from_millis(20);
+    let mut attempt = 0usize;
     let bump = |notify: &watch::Sender<u64>| notify.send_modify(|n| *n = n.wrapping_add(1));
     loop {
         if notify.is_closed() {
             return;
         }
-        let connected = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await;
-        if let Ok(Ok(pubsub)) = connected {
+        // The primary now (Sentinel: the one it names), or the cluster's nodes in turn: a
+        // PUBLISH on one cluster node reaches the subscribers of every node.
+        let targets = link.subscribe_targets();
+        attempt = attempt.wrapping_add(1);
+        let connected = match targets.get(attempt % targets.len().max(1)) {
+            Some(client) => tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
+                .await
+                .ok()
+                .and_then(Result::ok),
+            None => None,
+        };
+        if let Some(pubsub) = connected {
             let (mut sink, mut messages) = pubsub.split();
             if sink.subscribe(&channel).await.is_ok() {
                 tracing::info!(%channel, "subscribed to changes");
@@ -379,7 +479,7 @@ fn parse_version(text: &str) -> Option<u64> {
 #[async_trait]
 impl Store for RedisStore {
     async fn load(&self) -> Result<Loaded, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let (revision, switch, flags): (Option<u64>, Option<String>, Vec<String>) = redis::pipe()
             .atomic()
             .get(self.key("revision"))
@@ -407,13 +507,13 @@ impl Store for RedisStore {
     }
 
     async fn revision(&self) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let revision: Option<u64> = conn.get(self.key("revision")).await.map_err(unavailable)?;
         Ok(revision.unwrap_or(0))
     }
 
     async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let raw: Option<String> = conn
             .hget(self.key("flags"), key)
             .await
@@ -423,7 +523,9 @@ impl Store for RedisStore {
 
     async fn commit(&self, commit: Commit) -> Result<u64, StoreError> {
         let mut invocation = self.commit_script.prepare_invoke();
+        // The key routes the script to the deployment's node on a Redis Cluster.
         invocation
+            .key(self.key("revision"))
             .arg(&self.prefix)
             .arg(commit.changes.len())
             .arg(commit.audit.len())
@@ -439,19 +541,19 @@ impl Store for RedisStore {
                 .arg(entry.flag.as_deref().unwrap_or(""))
                 .arg(&entry.actor);
         }
-        let mut conn = self.conn.clone();
-        let reply: Vec<String> = invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let (reply, mut conn): (Vec<String>, _) = self.write(&invocation).await?;
         match reply
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>()
             .as_slice()
         {
-            ["ok", revision] => parse_version(revision)
-                .ok_or_else(|| StoreError::Corrupt(format!("bad revision {revision:?}"))),
+            ["ok", revision] => {
+                let revision = parse_version(revision)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad revision {revision:?}")))?;
+                self.confirm(&mut conn).await?;
+                Ok(revision)
+            }
             ["conflict", key, expected, current] => Err(StoreError::Conflict {
                 key: (*key).to_owned(),
                 expected: parse_version(expected),
@@ -465,7 +567,7 @@ impl Store for RedisStore {
     }
 
     async fn history(&self, key: &str) -> Result<Vec<Flag>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let history = self.key(&format!("history:{key}"));
         let raw: Vec<String> = conn.hvals(&history).await.map_err(unavailable)?;
         let mut ids = Vec::new();
@@ -512,7 +614,7 @@ impl Store for RedisStore {
     }
 
     async fn prune_audit(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let mut pruned = 0;
         loop {
             // Ids grow with time: the old entries are the first ones.
@@ -541,22 +643,21 @@ impl Store for RedisStore {
     }
 
     async fn raise(&self, revision: u64, flag_version: u64) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        let raised: String = self
-            .raise_script
-            .prepare_invoke()
+        let mut invocation = self.raise_script.prepare_invoke();
+        invocation
+            .key(self.key("revision"))
             .arg(&self.prefix)
             .arg(revision)
-            .arg(flag_version)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        parse_version(&raised)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad revision {raised:?}")))
+            .arg(flag_version);
+        let (raised, mut conn): (String, _) = self.write(&invocation).await?;
+        let raised = parse_version(&raised)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad revision {raised:?}")))?;
+        self.confirm(&mut conn).await?;
+        Ok(raised)
     }
 
     async fn version_floor(&self) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let floor: Option<u64> = conn
             .get(self.key("version_floor"))
             .await
@@ -565,7 +666,7 @@ impl Store for RedisStore {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let raw: Vec<String> = conn.hvals(self.key("tokens")).await.map_err(unavailable)?;
         raw.iter().map(|r| decode(r)).collect()
     }
@@ -576,19 +677,19 @@ impl Store for RedisStore {
         forward: &[Ack],
         forget_after: Duration,
     ) -> Result<BeatReply, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         self.fleet
             .beat(&mut conn, &self.prefix, beat, forward, forget_after)
             .await
     }
 
     async fn fleet(&self, forget_after: Duration) -> Result<Fleet, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         self.fleet.read(&mut conn, &self.prefix, forget_after).await
     }
 
     async fn leave(&self, id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         redis::pipe()
             .atomic()
             .zrem(self.key("fleet"), id)
@@ -599,12 +700,12 @@ impl Store for RedisStore {
     }
 
     async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         impact::add(&mut conn, &self.prefix, deltas).await
     }
 
     async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         impact::read(&mut conn, &self.prefix, flag, stage).await
     }
 
