@@ -134,6 +134,17 @@ impl RedisHa {
         RedisHa { servers, sentinels }
     }
 
+    /// Waits until the primary the sentinels name has every other running server as an
+    /// online replica (after a failover, the old primary comes back as a replica and syncs).
+    pub fn wait_healthy(&self, limit: Duration) {
+        let running = self.servers.iter().filter(|s| s.is_running()).count();
+        wait_until("every replica online", limit, || {
+            let info = cli(self.primary_port(), &["INFO", "replication"]);
+            let online = info.lines().filter(|l| l.contains("state=online")).count();
+            field(&info, "role").as_deref() == Some("master") && online + 1 == running
+        });
+    }
+
     /// `host:port` of every sentinel.
     pub fn sentinel_addrs(&self) -> Vec<String> {
         self.sentinels

@@ -70,11 +70,7 @@ impl ServerProcess {
 
     /// Sends `signal` (e.g. `STOP`, `CONT`, `KILL`) to the process.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} failed");
+        crate::signal(&self.child, signal);
     }
 
     /// SIGKILL, and reap it.

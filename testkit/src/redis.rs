@@ -144,6 +144,14 @@ impl RedisServer {
         }
     }
 
+    /// Sends `signal` to the running process: `STOP` freezes it (a replica that stops
+    /// following), `CONT` lets it go on.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            crate::signal(child, signal);
+        }
+    }
+
     /// Whether the process is running (not killed).
     pub fn is_running(&self) -> bool {
         self.child.is_some()

@@ -210,6 +210,13 @@ impl Writer<'_> {
                 self.follow.store_failed(e.to_string());
                 return Err(e.into());
             }
+            Err(e @ StoreError::NotDurable(_)) => {
+                // On the primary, so every other instance serves it: this one too. The caller
+                // still hears that a failover now could lose it.
+                tracing::warn!(error = %e, "a write was not confirmed by enough replicas");
+                self.follow.committed().await;
+                return Err(e.into());
+            }
             Err(e) => return Err(e.into()),
         }
         self.follow.committed().await;

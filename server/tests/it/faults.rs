@@ -52,12 +52,17 @@ async fn a_redis_that_comes_back_empty_serves_the_next_kill_switch_everywhere() 
     apps[0]
         .create("f", json!({"enabled": true, "rollout_percentage": 100}))
         .await;
+    // Forty acknowledged writes before the fault (a write the shared CI machine was too busy
+    // to finish within Redis's 2 s response timeout is made again: it is not what this tests).
     for i in 0..40 {
-        let body = json!({"description": format!("write {i}")});
-        let (status, _) = apps[i % 2]
-            .call(Method::PATCH, "/v1/flags/f", Some(ADMIN), Some(body))
-            .await;
-        assert_eq!(status, StatusCode::OK);
+        eventually("a write acknowledged", || async {
+            let body = json!({"description": format!("write {i}")});
+            let (status, _) = apps[i % 2]
+                .call(Method::PATCH, "/v1/flags/f", Some(ADMIN), Some(body))
+                .await;
+            status == StatusCode::OK
+        })
+        .await;
     }
     eventually("both instances at the same version", || async {
         snapshot_version(&apps[0]).await == snapshot_version(&apps[1]).await

@@ -397,3 +397,101 @@ async fn tls_with_a_client_certificate_reaches_redis_and_nothing_less_does() {
         .await;
     assert!(!flags.to_string().contains("\"g\""), "{flags}");
 }
+
+#[tokio::test]
+async fn a_failover_to_a_lagging_replica_moves_no_version_backwards_and_takes_the_next_kill() {
+    let mut ha = RedisHa::start(1, 3);
+    let sentinels = ha.sentinel_addrs();
+    let apps = instances(2, move |s| {
+        s.store.redis_sentinels = sentinels.clone();
+        s.store.redis_master = Some(MASTER.into());
+        s.store.redis_prefix = "lag".into();
+    })
+    .await;
+    eventually(
+        "a first write through the primary Sentinel names",
+        || async {
+            let body = json!({"enabled": true, "rollout_percentage": 100});
+            let (status, _) = apps[0]
+                .call(Method::PUT, "/v1/flags/f", Some(ADMIN), Some(body))
+                .await;
+            status == StatusCode::CREATED
+        },
+    )
+    .await;
+    ha.servers[1].wait_replicating();
+
+    // The replica stops following (frozen, its link cut): what the primary acknowledges from
+    // now on, on its word alone (MIN_REPLICAS_ACKED=0), never reaches it.
+    ha.servers[1].signal("STOP");
+    switchyard_testkit::redis::cli(ha.servers[0].port, &["CLIENT", "KILL", "TYPE", "replica"]);
+    for i in 0..5 {
+        let body = json!({"description": format!("lost {i}")});
+        let (status, _) = apps[i % 2]
+            .call(Method::PATCH, "/v1/flags/f", Some(ADMIN), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for app in &apps {
+        eventually("both instances serve the last write", || async {
+            crate::redis::snapshot_version(app).await >= 6
+        })
+        .await;
+    }
+    let mut seen = [0, 0];
+    for (app, seen) in apps.iter().zip(seen.iter_mut()) {
+        *seen = crate::redis::snapshot_version(app).await;
+    }
+
+    // The primary dies; Sentinel promotes the replica, which lacks those writes.
+    let old = ha.kill_primary();
+    ha.servers[1].signal("CONT");
+    ha.wait_for_failover(old, Duration::from_secs(30));
+    let watch_until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < watch_until {
+        for (app, seen) in apps.iter().zip(seen.iter_mut()) {
+            let now = crate::redis::snapshot_version(app).await;
+            assert!(
+                now >= *seen,
+                "{} went back from v{seen} to v{now}",
+                app.base
+            );
+            *seen = now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Once the instances have moved the store past what they served, a kill switch
+    // acknowledged now is served everywhere at once, under a version newer than any seen.
+    let highest = seen.into_iter().max().unwrap();
+    eventually(
+        "a kill switch acknowledged on the promoted replica",
+        || async { global_kill(&apps[0], true, "after the failover").await == StatusCode::OK },
+    )
+    .await;
+    for app in &apps {
+        eventually_within(
+            "every instance serves the kill switch",
+            Duration::from_secs(3),
+            || async { reason(app, "f").await == "GLOBAL_KILL_SWITCH" },
+        )
+        .await;
+        assert!(crate::redis::snapshot_version(app).await > highest);
+        eventually("ready again", || async {
+            app.call(Method::GET, "/health/ready", None, None).await.0 == StatusCode::OK
+        })
+        .await;
+    }
+    // The store is the promoted replica's: the writes it never received are gone, which is
+    // what MIN_REPLICAS_ACKED=1 prevents (see the failover test above).
+    let (_, flag) = apps[1]
+        .call(Method::GET, "/v1/flags/f", Some(ADMIN), None)
+        .await;
+    assert!(
+        !flag["description"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("lost"),
+        "{flag}"
+    );
+}
