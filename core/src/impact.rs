@@ -11,7 +11,9 @@
 //!
 //! With `p₁`, `p₀` the on and off event rates (each with ½ added to its events and 1 to its
 //! exposures, so an empty count has a finite log) and `r` = `max_ratio`:
-//! `θ̂ = ln(p₁/p₀) − ln r`, its variance `V = (1−p₁)/(p₁(n₁+1)) + (1−p₀)/(p₀(n₀+1))`, and
+//! `θ̂ = ln(p₁/p₀) − ln r`, its variance at the limit, with the off rate `q₀ = p₁/r` the
+//! limit allows, `V = (1−p₁)/(p₁(n₁+1)) + (1−q₀)/(q₀(n₀+1))` (like a score test's: at the
+//! observed off rate, a small count made more off events lower the p-value), and
 //! `Λ = √(V/(V+τ²)) · exp(τ²θ̂² / (2V(V+τ²)))` with `τ = 1` (a rate ratio off by a factor of
 //! e). The p-value is `min(1, 1/Λ)` when `θ̂ > 0`, else 1 (the test is one-sided).
 
@@ -97,8 +99,12 @@ pub fn p_value(e1: u64, n1: u64, e0: u64, n0: u64, max_ratio: f64) -> f64 {
     if theta.is_nan() || theta <= 0.0 {
         return 1.0;
     }
+    // The variance is taken at the limit (the off rate `p₁/r`), not at the observed off
+    // rate: the Wald variance at a small observed count made one more off event *lower* the
+    // p-value (0 → 1 off events out of 358 took it from 0.24 to 0.011).
+    let q0 = p1 / max_ratio;
     let v = (1.0 - p1) / (p1 * (n1.max(e1) as f64 + 1.0))
-        + (1.0 - p0) / (p0 * (n0.max(e0) as f64 + 1.0));
+        + (1.0 - q0) / (q0 * (n0.max(e0) as f64 + 1.0));
     let log_lambda = 0.5 * (v / (v + TAU2)).ln() + TAU2 * theta * theta / (2.0 * v * (v + TAU2));
     (-log_lambda).exp().min(1.0)
 }
@@ -132,15 +138,15 @@ mod tests {
     #[test]
     fn known_cases() {
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-300);
-        assert!(close(p_value(60, 2000, 20, 2000, 1.5), 0.14334524628678594));
+        assert!(close(p_value(60, 2000, 20, 2000, 1.5), 0.021627262552286475));
         assert!(close(
             p_value(100, 1000, 20, 1000, 1.5),
-            3.590582688275528e-05
+            6.470577151494928e-13
         ));
-        assert!(close(p_value(50, 500, 10, 500, 1.5), 0.012908077418811233));
+        assert!(close(p_value(50, 500, 10, 500, 1.5), 3.0591514836126515e-06));
         assert!(close(
             p_value(500, 10000, 100, 10000, 1.5),
-            4.584309494690517e-26
+            1.826962299520401e-64
         ));
         assert_eq!(
             p_value(30, 1000, 20, 1000, 1.5),
@@ -149,6 +155,8 @@ mod tests {
         );
         assert_eq!(p_value(100, 10000, 100, 10000, 1.5), 1.0);
         assert_eq!(p_value(0, 0, 0, 0, 1.5), 1.0);
+        // Found by the property test: one more off event must not make the test surer.
+        assert!(p_value(163, 1391, 1, 358, 1.0) >= p_value(163, 1391, 0, 358, 1.0));
     }
 
     #[test]
