@@ -39,6 +39,11 @@ async fn main() -> anyhow::Result<()> {
     settings.demo |= args.demo;
     switchyard_server::logging::init(&settings.log).map_err(anyhow::Error::msg)?;
     tokio::spawn(switchyard_server::logging::report_malformed());
+    // Every SDK stream holds a socket: take as many open files as the system allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+    }
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "switchyard-server listening");
     app.run_until_stopped().await.context("serving")

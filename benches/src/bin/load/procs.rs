@@ -22,13 +22,7 @@ impl Drop for Proc {
 
 impl Proc {
     pub(crate) fn rss_kib(&self, field: &str) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        switchyard_benches::status_kib(self.0.id(), field)
     }
 }
 
