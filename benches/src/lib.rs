@@ -138,6 +138,33 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// One flip of flag `checkout`'s kill switch through `base`: when it was sent, when it was
+/// acknowledged, and the snapshot version the write says it made
+/// (`X-Switchyard-Snapshot-Version`).
+pub async fn flip_kill(
+    http: &reqwest::Client,
+    base: &str,
+    active: bool,
+) -> anyhow::Result<(std::time::Instant, std::time::Instant, u64)> {
+    use anyhow::Context as _;
+    let sent = std::time::Instant::now();
+    let answer = http
+        .post(format!("{base}/v1/flags/checkout/kill"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"active": active, "reason": "benchmark"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let acknowledged = std::time::Instant::now();
+    let version = answer
+        .headers()
+        .get("x-switchyard-snapshot-version")
+        .context("the write named no snapshot version")?
+        .to_str()?
+        .parse()?;
+    Ok((sent, acknowledged, version))
+}
+
 /// A `/proc/PID/status` figure in KiB (`field` as it is written there, e.g. `"VmRSS:"`); 0
 /// when the process or the field is gone.
 pub fn status_kib(pid: u32, field: &str) -> u64 {

@@ -10,9 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
-use switchyard_benches::{ADMIN, SDK, latency_table, measured_here, report, start_instance};
+use switchyard_benches::{
+    ADMIN, SDK, flip_kill, latency_table, measured_here, report, start_instance,
+};
 use switchyard_sdk::Client;
 use switchyard_testkit::redis::RedisServer;
 
@@ -82,22 +84,8 @@ async fn main() -> anyhow::Result<()> {
     let (mut writes, mut loaded, mut verified) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..flips {
         let base = &bases[i % bases.len()];
-        let sent = Instant::now();
-        let answer = http
-            .post(format!("{base}/v1/flags/checkout/kill"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"active": i % 2 == 0, "reason": "benchmark"}))
-            .send()
-            .await?
-            .error_for_status()?;
-        let acknowledged = Instant::now();
+        let (sent, acknowledged, version) = flip_kill(&http, base, i % 2 == 0).await?;
         writes.push(acknowledged - sent);
-        let version: u64 = answer
-            .headers()
-            .get("x-switchyard-snapshot-version")
-            .context("the write named no snapshot version")?
-            .to_str()?
-            .parse()?;
         let truth = async {
             while clients
                 .iter()

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use serde_json::json;
-use switchyard_benches::{ADMIN, SDK, latency_table, measured_here, report, status_kib};
+use switchyard_benches::{ADMIN, SDK, flip_kill, latency_table, measured_here, report, status_kib};
 use switchyard_testkit::process::ServerProcess;
 
 /// How long one flip may take to reach every stream before the run fails.
@@ -98,21 +98,7 @@ async fn flips(
 ) -> anyhow::Result<[Vec<Duration>; 4]> {
     let mut rows: [Vec<Duration>; 4] = Default::default();
     for i in 0..flips {
-        let sent = Instant::now();
-        let answer = http
-            .post(format!("{base}/v1/flags/checkout/kill"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"active": i % 2 == 0, "reason": "benchmark"}))
-            .send()
-            .await?
-            .error_for_status()?;
-        let acknowledged = Instant::now();
-        let version: u64 = answer
-            .headers()
-            .get("x-switchyard-snapshot-version")
-            .context("the write named no snapshot version")?
-            .to_str()?
-            .parse()?;
+        let (sent, acknowledged, version) = flip_kill(http, base, i % 2 == 0).await?;
         while seen
             .iter()
             .any(|s| s.version.load(Ordering::Acquire) < version)
