@@ -6,7 +6,9 @@
 //! 10,000, each stream an HTTP connection from this process (reqwest, as the SDK uses) that
 //! names itself like an SDK (`X-Switchyard-Client`) and reads `GET /v1/stream`. For each
 //! count the flag's kill switch is flipped 20 times; each stream notes when the event with
-//! the write's version arrives. Beside it, in the same run: the write's own round trip.
+//! the write's version arrives. Beside it, in the same run: the write's own round trip, and
+//! the baseline, the bare framework's streams (`baseline_server PORT stream`) measured the
+//! same way first.
 //!
 //! Run: `cargo run --release -p switchyard-benches --bin streams` (updates BENCHMARKS.md);
 //! `-- --smoke` uses 50 and 200 streams and a few flips, and writes nothing.
@@ -25,7 +27,7 @@ use switchyard_testkit::process::ServerProcess;
 /// How long one flip may take to reach every stream before the run fails.
 const GIVE_UP: Duration = Duration::from_secs(20);
 
-/// The server binary of this build's profile, built first.
+/// The server binary of this build's profile, built first with the baseline beside it.
 fn server_binary() -> anyhow::Result<PathBuf> {
     let release = !cfg!(debug_assertions);
     let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
@@ -36,6 +38,10 @@ fn server_binary() -> anyhow::Result<PathBuf> {
         "switchyard-server",
         "--bin",
         "switchyard-server",
+        "-p",
+        "switchyard-benches",
+        "--bin",
+        "baseline_server",
     ]);
     if release {
         build.arg("--release");
@@ -126,6 +132,88 @@ async fn flips(
     Ok(rows)
 }
 
+/// What one count of streams cost and saw.
+struct Measured {
+    count: usize,
+    idle_kib: u64,
+    rss_kib: u64,
+    /// Write round trip, then acknowledged → first, half and last stream told.
+    rows: [Vec<Duration>; 4],
+}
+
+impl Measured {
+    fn per_stream_kb(&self) -> f64 {
+        self.rss_kib.saturating_sub(self.idle_kib) as f64 * 1.024 / self.count as f64
+    }
+}
+
+/// Opens `counts` streams in turn to `base` (the process `pid`), flipping `flip_n` times at
+/// each count; closes them all at the end.
+async fn measure(
+    base: &str,
+    pid: u32,
+    counts: [usize; 2],
+    flip_n: usize,
+) -> anyhow::Result<Vec<Measured>> {
+    let http = reqwest::Client::new();
+    let idle_kib = status_kib(pid, "VmRSS:");
+    let epoch = Instant::now();
+    let mut seen: Vec<Arc<Seen>> = Vec::new();
+    let mut tasks = Vec::new();
+    let mut measured = Vec::new();
+    for count in counts {
+        while seen.len() < count {
+            let entry = Arc::new(Seen {
+                version: AtomicU64::new(0),
+                at_ns: AtomicU64::new(0),
+            });
+            // One connection per stream, as separate SDKs have.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()?;
+            let (base, id) = (base.to_owned(), seen.len());
+            tasks.push(tokio::spawn(follow(client, base, id, entry.clone(), epoch)));
+            seen.push(entry);
+            if seen.len().is_multiple_of(500) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let opened = Instant::now();
+        while seen.iter().any(|s| s.version.load(Ordering::Acquire) == 0) {
+            if opened.elapsed() > Duration::from_secs(60) {
+                let open = seen
+                    .iter()
+                    .filter(|s| s.version.load(Ordering::Acquire) > 0);
+                bail!("{base}: only {} of {count} streams opened", open.count());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss_kib = status_kib(pid, "VmRSS:");
+        let rows = flips(&http, base, &seen, epoch, flip_n).await?;
+        measured.push(Measured {
+            count,
+            idle_kib,
+            rss_kib,
+            rows,
+        });
+    }
+    for task in tasks {
+        task.abort();
+    }
+    Ok(measured)
+}
+
+/// The bare framework's streams (`baseline_server PORT stream`), killed when dropped.
+struct Baseline(std::process::Child);
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let smoke = std::env::args().any(|a| a == "--smoke");
@@ -141,10 +229,37 @@ async fn main() -> anyhow::Result<()> {
             counts[1]
         );
     }
+    let server_bin = server_binary()?;
+
+    // The baseline first: the bare framework's streams, the same workers.
+    let port = switchyard_testkit::free_port();
+    let baseline = Baseline(
+        std::process::Command::new(server_bin.with_file_name("baseline_server"))
+            .args([port.to_string().as_str(), "stream"])
+            .spawn()
+            .context("starting baseline_server (built with this benchmark)")?,
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("baseline_server did not start");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let bare = measure(
+        &format!("http://127.0.0.1:{port}"),
+        baseline.0.id(),
+        counts,
+        flip_n,
+    )
+    .await?;
+    drop(baseline);
+
     let data = tempfile::tempdir()?;
     let log = data.path().join("server.log");
     let server = ServerProcess::start(
-        &server_binary()?,
+        &server_bin,
         &[
             (
                 "SWITCHYARD_STORE__DATA_DIR",
@@ -159,81 +274,55 @@ async fn main() -> anyhow::Result<()> {
         &log,
     );
     let base = server.base();
-    let http = reqwest::Client::new();
-    http.put(format!("{base}/v1/flags/checkout"))
+    reqwest::Client::new()
+        .put(format!("{base}/v1/flags/checkout"))
         .bearer_auth(ADMIN)
         .json(&json!({"enabled": true, "rollout_percentage": 100}))
         .send()
         .await?
         .error_for_status()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_kib = status_kib(server.pid(), "VmRSS:");
+    let ours = measure(&base, server.pid(), counts, flip_n).await?;
+    drop(server);
 
-    let epoch = Instant::now();
-    let mut seen: Vec<Arc<Seen>> = Vec::new();
     let mut sections = Vec::new();
-    for count in counts {
-        while seen.len() < count {
-            let entry = Arc::new(Seen {
-                version: AtomicU64::new(0),
-                at_ns: AtomicU64::new(0),
-            });
-            // One connection per stream, as separate SDKs have.
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()?;
-            tokio::spawn(follow(
-                client,
-                base.clone(),
-                seen.len(),
-                entry.clone(),
-                epoch,
-            ));
-            seen.push(entry);
-            if seen.len().is_multiple_of(500) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-        let opened = Instant::now();
-        while seen.iter().any(|s| s.version.load(Ordering::Acquire) == 0) {
-            if opened.elapsed() > Duration::from_secs(60) {
-                let open = seen
-                    .iter()
-                    .filter(|s| s.version.load(Ordering::Acquire) > 0);
-                bail!("only {} of {count} streams opened", open.count());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let rss_kib = status_kib(server.pid(), "VmRSS:");
-        let per_stream = (rss_kib.saturating_sub(idle_kib)) as f64 * 1024.0 / count as f64;
-        let rows = flips(&http, &base, &seen, epoch, flip_n).await?;
+    for (bare, ours) in bare.iter().zip(&ours) {
         sections.push(format!(
-            "**{count} streams**: server RSS {:.1} MB ({:.1} MB with none), **{:.1} kB per \
-             stream**.\n\n{}",
-            rss_kib as f64 / 1024.0,
-            idle_kib as f64 / 1024.0,
-            per_stream / 1000.0,
+            "**{} streams**: RSS per stream **{:.1} kB** (Switchyard: {:.1} MB, {:.1} MB with \
+             none), beside **{:.1} kB** for the bare framework's streams ({:.1} MB, {:.1} MB \
+             with none).\n\n{}",
+            ours.count,
+            ours.per_stream_kb(),
+            ours.rss_kib as f64 / 1024.0,
+            ours.idle_kib as f64 / 1024.0,
+            bare.per_stream_kb(),
+            bare.rss_kib as f64 / 1024.0,
+            bare.idle_kib as f64 / 1024.0,
             latency_table(&[
                 (
-                    "**baseline**: the kill switch write's own round trip",
-                    &rows[0]
+                    "**baseline**: bare framework, flip acknowledged → the last stream told",
+                    &bare.rows[3]
                 ),
-                ("write acknowledged → the first stream told", &rows[1]),
-                ("write acknowledged → half the streams told", &rows[2]),
-                ("write acknowledged → **the last stream told**", &rows[3]),
+                ("the kill switch write's own round trip", &ours.rows[0]),
+                ("write acknowledged → the first stream told", &ours.rows[1]),
+                ("write acknowledged → half the streams told", &ours.rows[2]),
+                (
+                    "write acknowledged → **the last stream told**",
+                    &ours.rows[3]
+                ),
             ])
         ));
     }
     let table = format!(
-        "{}: the server alone in its process (release, embedded store, one worker per core, \
-         open-file limit raised at start), the streams in this one over loopback, sharing the \
-         same 2 cores. {} flips of a flag's kill switch per row.\n\n{}",
+        "{}: each server alone in its process (release, one worker per core; Switchyard on \
+         its embedded store, its open-file limit raised at start), the streams in this one \
+         over loopback, all sharing the same 2 cores. The baseline is `baseline_server PORT \
+         stream`: bare actix-web answering the same events from a watch channel, with no \
+         tokens, fleet or heartbeats. {} flips per row.\n\n{}",
         measured_here(),
         flip_n,
         sections.join("\n")
     );
     report("streams", &table, smoke)?;
-    drop(server);
     Ok(())
 }
