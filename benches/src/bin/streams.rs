@@ -60,6 +60,8 @@ fn server_binary() -> anyhow::Result<PathBuf> {
 struct Seen {
     version: AtomicU64,
     at_ns: AtomicU64,
+    /// Set when the stream ended (the server closed it, or it failed).
+    ended: std::sync::atomic::AtomicBool,
 }
 
 /// Opens a stream as SDK `id` and records every `snapshot` event in `seen`.
@@ -73,7 +75,10 @@ async fn follow(http: reqwest::Client, base: String, id: usize, seen: Arc<Seen>,
         )
         .send()
         .await;
-    let Ok(answer) = answer else { return };
+    let Ok(answer) = answer else {
+        seen.ended.store(true, Ordering::Release);
+        return;
+    };
     let mut body = answer.bytes_stream();
     let mut pending = String::new();
     while let Some(Ok(chunk)) = body.next().await {
@@ -91,6 +96,7 @@ async fn follow(http: reqwest::Client, base: String, id: usize, seen: Arc<Seen>,
             }
         }
     }
+    seen.ended.store(true, Ordering::Release);
 }
 
 /// Flips the kill switch `flips` times; per flip: the write's round trip, and from its
@@ -110,7 +116,17 @@ async fn flips(
             .any(|s| s.version.load(Ordering::Acquire) < version)
         {
             if acknowledged.elapsed() > GIVE_UP {
-                bail!("flip {i}: not every stream was told of v{version}");
+                let told = seen
+                    .iter()
+                    .filter(|s| s.version.load(Ordering::Acquire) >= version)
+                    .count();
+                let ended = seen.iter().filter(|s| s.ended.load(Ordering::Acquire));
+                bail!(
+                    "{base}, flip {i}: {told} of {} streams were told of v{version} ({} had \
+                     ended)",
+                    seen.len(),
+                    ended.count()
+                );
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -166,6 +182,7 @@ async fn measure(
             let entry = Arc::new(Seen {
                 version: AtomicU64::new(0),
                 at_ns: AtomicU64::new(0),
+                ended: Default::default(),
             });
             // One connection per stream, as separate SDKs have.
             let client = reqwest::Client::builder()
@@ -247,6 +264,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("baseline on port {port}");
     let bare = measure(
         &format!("http://127.0.0.1:{port}"),
         baseline.0.id(),
@@ -282,6 +300,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .error_for_status()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("switchyard at {base}");
     let ours = measure(&base, server.pid(), counts, flip_n).await?;
     drop(server);
 
