@@ -169,13 +169,6 @@ impl Default for StoreSettings {
 }
 
 impl StoreSettings {
-    /// Whether any Redis setting selects the Redis store.
-    pub fn uses_redis(&self) -> bool {
-        self.redis_url.is_some()
-            || !self.redis_sentinels.is_empty()
-            || !self.redis_cluster_nodes.is_empty()
-    }
-
     fn check_redis(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
         let redis_url = |url: &str| url.starts_with("redis://") || url.starts_with("rediss://");
@@ -651,7 +644,6 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert!(sentinel.store.uses_redis());
         assert_eq!(sentinel.store.redis_sentinels.len(), 3);
         assert_eq!(sentinel.store.redis_sentinels[1], "10.0.0.2:26379");
         assert_eq!(sentinel.store.redis_master.as_deref(), Some("flags"));

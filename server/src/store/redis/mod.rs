@@ -649,11 +649,12 @@ impl Store for RedisStore {
             .arg(&self.prefix)
             .arg(revision)
             .arg(flag_version);
-        let (raised, mut conn): (String, _) = self.write(&invocation).await?;
-        let raised = parse_version(&raised)
-            .ok_or_else(|| StoreError::Corrupt(format!("bad revision {raised:?}")))?;
-        self.confirm(&mut conn).await?;
-        Ok(raised)
+        // No WAIT: the instances must serve the store's data as soon as the revision is past
+        // what they served (SPEC §6), even while the replicas resync after a failover; a raise
+        // lost in a later failover is noticed and made again the same way.
+        let (raised, _): (String, _) = self.write(&invocation).await?;
+        parse_version(&raised)
+            .ok_or_else(|| StoreError::Corrupt(format!("bad revision {raised:?}")))
     }
 
     async fn version_floor(&self) -> Result<u64, StoreError> {
