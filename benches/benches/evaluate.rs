@@ -1,13 +1,16 @@
 //! Criterion benchmarks of evaluation, each group beside its baseline: `evaluate` beside
 //! murmur3 over the same bytes alone (the floor any bucketed evaluation pays), and the SDK's
-//! `is_enabled` beside `switchyard-core` called directly.
+//! `is_enabled` beside `switchyard-core` called directly; a write applied to the served
+//! snapshot in place beside the full reload it replaced.
 //!
 //! Run: `cargo bench -p switchyard-benches --bench evaluate`
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use switchyard_core::{Context, Flag, KillSwitch, Markets, Snapshot, Whitelist, evaluate_flag};
+use switchyard_core::{
+    Context, Delta, Flag, KillSwitch, Markets, Snapshot, Whitelist, evaluate_flag,
+};
 
 /// The flag: a 1,000-id whitelist, 3 markets, a 25 % rollout.
 fn realistic_flag(key: &str) -> Flag {
@@ -99,5 +102,61 @@ fn bench_sdk(c: &mut Criterion) {
     drop(runtime);
 }
 
-criterion_group!(benches, bench_evaluate, bench_sdk);
+/// What a write costs the served snapshot, with `n` flags: applying the commit's one changed
+/// flag in place, beside the baseline of reloading every flag from the embedded store,
+/// rebuilding the snapshot and serialising its body (what every write did before).
+fn bench_snapshot_update(c: &mut Criterion) {
+    use switchyard_server::state::Published;
+    use switchyard_server::store::embedded::EmbeddedStore;
+    use switchyard_server::store::{Change, Commit, Store};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("snapshot_update");
+    for n in [1_000, 10_000] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedStore::open(dir.path()).expect("store");
+        let flag = |i: usize, version| Flag {
+            enabled: true,
+            rollout_percentage: 25,
+            markets: Markets::new(["FR", "US", "UK"]),
+            whitelist: Whitelist::new((0..10).map(|u| format!("internal-user-{u}"))),
+            version,
+            ..Flag::new(format!("flag-{i:05}"))
+        };
+        let changes = (0..n)
+            .map(|i| Change::PutFlag {
+                flag: flag(i, 1),
+                expected: None,
+            })
+            .collect();
+        let commit = Commit {
+            changes,
+            audit: Vec::new(),
+        };
+        let revision = runtime.block_on(store.commit(commit)).expect("commit");
+        let published = Published::build(runtime.block_on(store.load()).expect("load"));
+        assert_eq!(published.snapshot.version, revision);
+
+        group.bench_function(format!("baseline_reload_{n}_flags"), |b| {
+            b.iter(|| {
+                let loaded = runtime.block_on(store.load()).expect("load");
+                let published = Published::build(loaded);
+                black_box(published.body())
+            })
+        });
+        let changed = flag(n / 2, 2);
+        group.bench_function(format!("in_place_one_of_{n}_flags"), |b| {
+            b.iter(|| {
+                let mut delta = Delta::default();
+                delta.put(changed.clone());
+                black_box(published.apply(revision + 1, delta))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_evaluate, bench_sdk, bench_snapshot_update);
 criterion_main!(benches);

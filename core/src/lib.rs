@@ -31,8 +31,8 @@ pub mod validate;
 pub use bucket::bucket;
 pub use eval::{evaluate, evaluate_at, evaluate_flag};
 pub use model::{
-    Context, Decision, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot, Variant,
-    Whitelist,
+    Context, Decision, Delta, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot,
+    Variant, Whitelist,
 };
 pub use patch::FlagPatch;
 pub use role::Role;

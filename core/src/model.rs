@@ -2,6 +2,7 @@
 //! (`/v1/snapshot`, `/v1/flags`) and the backup format (`/v1/export`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -377,14 +378,60 @@ impl Decision {
 ///
 /// The flags are kept sorted once, when the snapshot is built, beside a hash index: lookups
 /// are one hash probe, and bulk evaluation and serialisation walk them in order for free.
+/// Each flag sits behind its own `Arc` and the index behind another, so
+/// [`Snapshot::with_changes`] builds the next snapshot sharing every flag that did not change
+/// (and the index too, when no key came or went).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// Grows by at least one on every change.
     pub version: u64,
     /// The switch above every flag.
     pub global_kill_switch: KillSwitch,
-    flags: Vec<Flag>,
-    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    flags: Vec<Arc<Flag>>,
+    index: Arc<Index>,
+}
+
+type Index = HashMap<String, usize, foldhash::fast::RandomState>;
+
+fn index_of(flags: &[Arc<Flag>]) -> Arc<Index> {
+    Arc::new(
+        flags
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.key.clone(), i))
+            .collect(),
+    )
+}
+
+/// What one commit changed, in the order it changed it: flags written or deleted (the last
+/// change to a key wins), and the global kill switch when it changed.
+/// [`Snapshot::with_changes`] applies it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delta {
+    flags: HashMap<String, Option<Flag>>,
+    global_kill_switch: Option<KillSwitch>,
+}
+
+impl Delta {
+    /// `flag` is written, whole (created or replaced).
+    pub fn put(&mut self, flag: Flag) {
+        self.flags.insert(flag.key.clone(), Some(flag));
+    }
+
+    /// Flag `key` is deleted.
+    pub fn delete(&mut self, key: &str) {
+        self.flags.insert(key.to_owned(), None);
+    }
+
+    /// The global kill switch becomes `switch`.
+    pub fn set_global_kill_switch(&mut self, switch: KillSwitch) {
+        self.global_kill_switch = Some(switch);
+    }
+
+    /// The flags written or deleted: `(key, None)` for a deletion.
+    pub fn flags(&self) -> impl Iterator<Item = (&str, Option<&Flag>)> {
+        self.flags.iter().map(|(k, f)| (k.as_str(), f.as_ref()))
+    }
 }
 
 impl Snapshot {
@@ -396,13 +443,48 @@ impl Snapshot {
         flags: impl IntoIterator<Item = Flag>,
     ) -> Self {
         let by_key: HashMap<String, Flag> = flags.into_iter().map(|f| (f.key.clone(), f)).collect();
-        let mut flags: Vec<Flag> = by_key.into_values().collect();
+        let mut flags: Vec<Arc<Flag>> = by_key.into_values().map(Arc::new).collect();
         flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        let index = flags
+        let index = index_of(&flags);
+        Snapshot {
+            version,
+            global_kill_switch,
+            flags,
+            index,
+        }
+    }
+
+    /// This snapshot with `changes` applied, as `version`: the same as building a snapshot of
+    /// the changed flag set, at a cost that grows with the flags changed. Unchanged flags are
+    /// shared, not copied (one pointer each is), and the index is shared too unless a key
+    /// came or went. When `changes` puts or deletes one key twice, the last change wins.
+    pub fn with_changes(&self, version: u64, changes: Delta) -> Snapshot {
+        let global_kill_switch = changes
+            .global_kill_switch
+            .unwrap_or_else(|| self.global_kill_switch.clone());
+        let mut flags = self.flags.clone();
+        let only_replaces = changes
+            .flags
             .iter()
-            .enumerate()
-            .map(|(i, f)| (f.key.clone(), i))
-            .collect();
+            .all(|(key, flag)| flag.is_some() && self.index.contains_key(key));
+        if only_replaces {
+            for flag in changes.flags.into_values().flatten() {
+                let i = self.index[&flag.key];
+                flags[i] = Arc::new(flag);
+            }
+            return Snapshot {
+                version,
+                global_kill_switch,
+                flags,
+                index: Arc::clone(&self.index),
+            };
+        }
+        // A key came or went: positions move, so the index is rebuilt.
+        let mut changed = changes.flags;
+        flags.retain(|f| !changed.contains_key(&f.key));
+        flags.extend(changed.drain().filter_map(|(_, f)| f.map(Arc::new)));
+        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let index = index_of(&flags);
         Snapshot {
             version,
             global_kill_switch,
@@ -418,7 +500,7 @@ impl Snapshot {
 
     /// The flag with `key`.
     pub fn get(&self, key: &str) -> Option<&Flag> {
-        self.index.get(key).map(|&i| &self.flags[i])
+        self.index.get(key).map(|&i| &*self.flags[i])
     }
 
     /// Where flag `key` is in [`Snapshot::flags`].
@@ -427,7 +509,7 @@ impl Snapshot {
     }
 
     /// Every flag, sorted by key.
-    pub fn flags(&self) -> &[Flag] {
+    pub fn flags(&self) -> &[Arc<Flag>] {
         &self.flags
     }
 
@@ -451,7 +533,7 @@ impl Snapshot {
         Export {
             format: Export::FORMAT,
             global_kill_switch: self.global_kill_switch.clone(),
-            flags: self.flags.clone(),
+            flags: self.flags.iter().map(|f| Flag::clone(f)).collect(),
         }
     }
 }
@@ -460,7 +542,12 @@ impl Snapshot {
 struct SnapshotOut<'a> {
     version: u64,
     global_kill_switch: &'a KillSwitch,
-    flags: &'a [Flag],
+    #[serde(serialize_with = "shared_flags")]
+    flags: &'a [Arc<Flag>],
+}
+
+fn shared_flags<S: serde::Serializer>(flags: &&[Arc<Flag>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(flags.iter().map(|f| &**f))
 }
 
 #[derive(Deserialize)]
@@ -565,6 +652,56 @@ mod tests {
         assert_eq!(back, snap);
         let dup = r#"{"version":1,"flags":[{"key":"a"},{"key":"a"}]}"#;
         assert!(serde_json::from_str::<Snapshot>(dup).is_err());
+    }
+
+    #[test]
+    fn changes_apply_like_a_rebuild_and_share_what_did_not_change() {
+        let flag = |key: &str, version| Flag {
+            version,
+            ..Flag::new(key)
+        };
+        let before = Snapshot::new(
+            1,
+            KillSwitch::default(),
+            ["a", "b", "c"].map(|k| flag(k, 1)),
+        );
+
+        // Only replacements: unchanged flags and the index are shared.
+        let mut delta = Delta::default();
+        delta.put(flag("b", 2));
+        let after = before.with_changes(2, delta);
+        assert_eq!(
+            after,
+            Snapshot::new(
+                2,
+                KillSwitch::default(),
+                [flag("a", 1), flag("b", 2), flag("c", 1)]
+            )
+        );
+        assert!(Arc::ptr_eq(&before.flags[0], &after.flags[0]));
+        assert!(!Arc::ptr_eq(&before.flags[1], &after.flags[1]));
+        assert!(Arc::ptr_eq(&before.index, &after.index));
+
+        // Keys come and go, the last change to a key wins, the kill switch changes.
+        let mut delta = Delta::default();
+        delta.delete("a");
+        delta.put(flag("d", 1));
+        delta.put(flag("c", 2));
+        delta.delete("c");
+        delta.put(flag("0", 1));
+        delta.delete("0");
+        delta.put(flag("0", 3));
+        let on = KillSwitch {
+            active: true,
+            ..KillSwitch::default()
+        };
+        delta.set_global_kill_switch(on.clone());
+        let next = after.with_changes(3, delta);
+        let rebuilt = Snapshot::new(3, on, [flag("0", 3), flag("b", 2), flag("d", 1)]);
+        assert_eq!(next, rebuilt);
+        assert_eq!(next.position("d"), Some(2));
+        assert!(Arc::ptr_eq(&after.flags[1], &next.flags[1]));
+        assert_eq!(next.get("a"), None);
     }
 
     #[test]

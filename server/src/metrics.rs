@@ -75,6 +75,10 @@ pub struct Metrics {
     pub store_errors: IntCounter,
     /// Times the store came back older than what was served, and was moved past it.
     pub store_rewinds: IntCounter,
+    /// Snapshots made from the served one and a commit's changes (`how="in_place"`).
+    pub snapshots_in_place: IntCounter,
+    /// Snapshots loaded whole from the store (`how="full"`).
+    pub snapshots_full: IntCounter,
     /// Admin writes refused by the rate limit.
     pub rate_limited: IntCounter,
     /// Open `/v1/stream` connections.
@@ -142,6 +146,15 @@ impl Metrics {
         )
         .expect("valid metric");
         let decisions = Decisions::new(&decisions_vec);
+        let snapshot_builds = IntCounterVec::new(
+            Opts::new(
+                "switchyard_snapshot_builds_total",
+                "Snapshots served, by how they were made: from the served one and a commit's \
+                 changes (in_place), or loaded whole from the store (full)",
+            ),
+            &["how"],
+        )
+        .expect("valid metric");
         let http_requests = IntCounterVec::new(
             Opts::new(
                 "switchyard_http_requests_total",
@@ -192,6 +205,8 @@ impl Metrics {
                 "switchyard_store_rewinds_total",
                 "Times the store came back older than the data served, and was moved past it",
             ),
+            snapshots_in_place: snapshot_builds.with_label_values(&["in_place"]),
+            snapshots_full: snapshot_builds.with_label_values(&["full"]),
             stream_clients: gauge("switchyard_stream_clients", "Open /v1/stream connections"),
             stream_rejections: counter(
                 "switchyard_stream_rejections_total",
@@ -291,6 +306,7 @@ impl Metrics {
             Box::new(metrics.store_up.clone()),
             Box::new(metrics.store_errors.clone()),
             Box::new(metrics.store_rewinds.clone()),
+            Box::new(snapshot_builds),
             Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.stream_clients.clone()),
             Box::new(metrics.stream_rejections.clone()),

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use actix_web::web::Bytes;
 use arc_swap::{ArcSwap, Guard};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use switchyard_core::{Flag, Snapshot};
+use switchyard_core::{Delta, Flag, Snapshot};
 
 use crate::changes::{Changes, Writer};
 use crate::config::Settings;
@@ -27,22 +27,23 @@ use crate::store::{
 use crate::tokens::{Caller, Tokens};
 
 /// A snapshot and what every request for it shares: its JSON body and ETag are built once
-/// per snapshot, not once per request.
+/// per snapshot, not once per request, and the body only when first asked for.
 pub struct Published {
     /// What evaluations read.
     pub snapshot: Snapshot,
-    /// `GET /v1/snapshot`'s body.
-    pub body: Bytes,
+    /// `GET /v1/snapshot`'s body, serialised on first use.
+    body: OnceLock<Bytes>,
     /// `GET /v1/snapshot`'s strong ETag, from the snapshot version.
     pub etag: String,
-    /// The highest flag version in the snapshot.
+    /// The highest flag version served up to this snapshot (deleted flags included).
     pub max_flag_version: u64,
+    /// How many flags have their kill switch on.
+    pub killed: usize,
 }
 
 impl Published {
-    /// The snapshot of what a store returned, serialised: the work of a refresh, for the
-    /// blocking pool (sorting, indexing and serialising thousands of flags takes
-    /// milliseconds).
+    /// The snapshot of what a store returned: the work of a refresh, for the blocking pool
+    /// (sorting and indexing thousands of flags takes milliseconds).
     pub fn build(loaded: Loaded) -> Self {
         Published::new(Snapshot::new(
             loaded.revision,
@@ -51,17 +52,51 @@ impl Published {
         ))
     }
 
-    /// Serialises `snapshot` once.
+    /// Publishes `snapshot` as it is.
     pub fn new(snapshot: Snapshot) -> Self {
-        let body = Bytes::from(serde_json::to_vec(&snapshot).expect("snapshot serialises"));
-        let etag = format!("\"v{}\"", snapshot.version);
-        let max_flag_version = snapshot.flags().iter().map(|f| f.version).max();
+        let flags = snapshot.flags();
+        let max_flag_version = flags.iter().map(|f| f.version).max().unwrap_or(0);
+        let killed = flags.iter().filter(|f| f.kill_switch).count();
+        Published::of(snapshot, max_flag_version, killed)
+    }
+
+    fn of(snapshot: Snapshot, max_flag_version: u64, killed: usize) -> Self {
         Published {
+            etag: format!("\"v{}\"", snapshot.version),
             snapshot,
-            body,
-            etag,
-            max_flag_version: max_flag_version.unwrap_or(0),
+            body: OnceLock::new(),
+            max_flag_version,
+            killed,
         }
+    }
+
+    /// The snapshot after one commit, made from this one at a cost that grows with what the
+    /// commit changed, not with the number of flags (see [`Snapshot::with_changes`]).
+    pub fn apply(&self, revision: u64, delta: Delta) -> Self {
+        let before = &self.snapshot;
+        let mut max_flag_version = self.max_flag_version;
+        let mut killed = self.killed;
+        for (key, flag) in delta.flags() {
+            killed -= usize::from(before.get(key).is_some_and(|f| f.kill_switch));
+            if let Some(flag) = flag {
+                killed += usize::from(flag.kill_switch);
+                max_flag_version = max_flag_version.max(flag.version);
+            }
+        }
+        Published::of(
+            before.with_changes(revision, delta),
+            max_flag_version,
+            killed,
+        )
+    }
+
+    /// `GET /v1/snapshot`'s body, serialised by the first request that asks for it.
+    pub fn body(&self) -> Bytes {
+        self.body
+            .get_or_init(|| {
+                Bytes::from(serde_json::to_vec(&self.snapshot).expect("snapshot serialises"))
+            })
+            .clone()
     }
 }
 
@@ -239,14 +274,21 @@ impl AppState {
         m.snapshot_flags.set(snapshot.len() as i64);
         m.global_kill_switch
             .set(i64::from(snapshot.global_kill_switch.active));
-        m.flags_killed
-            .set(snapshot.flags().iter().filter(|f| f.kill_switch).count() as i64);
+        m.flags_killed.set(published.killed as i64);
         let version = snapshot.version;
         self.served_flag_version
             .fetch_max(published.max_flag_version, Ordering::AcqRel);
-        let replaced = self.published.swap(Arc::new(published));
+        let published = Arc::new(published);
+        let replaced = self.published.swap(Arc::clone(&published));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn_blocking(move || drop(replaced));
+            let streaming = self.metrics.stream_clients.get() > 0;
+            runtime.spawn_blocking(move || {
+                drop(replaced);
+                // The SDKs streaming will fetch it: serialised here, off the workers.
+                if streaming {
+                    published.body();
+                }
+            });
         }
         self.loaded.store(true, Ordering::Release);
         self.versions.send_replace(version);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use switchyard_core::Delta;
 
 use crate::changes::Follow;
 use crate::state::{AppState, Published};
@@ -17,6 +18,31 @@ use crate::store::StoreError;
 /// write acknowledged now is served at once.
 pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
     let _serialised = state.refresh_lock().lock().await;
+    refresh_locked(state).await
+}
+
+/// Serves a commit this instance made: `delta` applied to the served snapshot when that is
+/// the store's previous revision (no other commit came between), which costs what the
+/// commit changed; a full [`refresh`] otherwise.
+pub async fn apply(state: &AppState, revision: u64, delta: Delta) -> Result<(), StoreError> {
+    let _serialised = state.refresh_lock().lock().await;
+    let published = state.published();
+    if state.is_loaded() && published.snapshot.version == revision {
+        // A reconcile got here first and loaded it.
+        return Ok(());
+    }
+    if state.is_loaded() && published.snapshot.version.checked_add(1) == Some(revision) {
+        let next = published.apply(revision, delta);
+        state.publish(next);
+        state.metrics.snapshots_in_place.inc();
+        state.set_store_health(None);
+        return Ok(());
+    }
+    drop(published);
+    refresh_locked(state).await
+}
+
+async fn refresh_locked(state: &AppState) -> Result<(), StoreError> {
     let result = async {
         let mut loaded = state.store().load().await?;
         let served = state.published().snapshot.version;
@@ -39,6 +65,7 @@ pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
             .await
             .map_err(|e| StoreError::Unavailable(format!("building the snapshot: {e}")))?;
         state.publish(published);
+        state.metrics.snapshots_full.inc();
         Ok(())
     }
     .await;
@@ -127,8 +154,12 @@ pub fn spawn_retention(state: &Arc<AppState>, every: Duration) -> tokio::task::J
 /// reply, and a store that failed the write shows in readiness.
 #[async_trait]
 impl Follow for AppState {
-    async fn committed(&self) {
-        if let Err(e) = refresh(self).await {
+    async fn committed(&self, applied: Option<(u64, Delta)>) {
+        let served = match applied {
+            Some((revision, delta)) => apply(self, revision, delta).await,
+            None => refresh(self).await,
+        };
+        if let Err(e) = served {
             // Committed all the same: the reconciler serves it once the store answers.
             tracing::warn!(error = %e, "change committed but the snapshot refresh failed");
         }

@@ -91,7 +91,7 @@ pub fn evaluate_all<'s>(
         .map(|flag| {
             let decision = switchyard_core::evaluate(snapshot, &flag.key, ctx);
             state.metrics.count_decision(decision.reason);
-            (flag, decision)
+            (&**flag, decision)
         })
         .collect()
 }
@@ -146,5 +146,5 @@ async fn snapshot(
         .insert_header(etag)
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .content_type("application/json")
-        .body(published.body.clone()))
+        .body(published.body()))
 }

@@ -42,14 +42,12 @@ fn flag_response(mut builder: actix_web::HttpResponseBuilder, flag: &Flag) -> Ht
     builder.insert_header(etag(flag)).json(flag)
 }
 
+/// `{"version", "global_kill_switch", "flags"}`: the snapshot's own wire shape, so its
+/// serialised body serves.
 async fn list(state: web::Data<AppState>, _: Auth<Viewer>) -> HttpResponse {
-    let published = state.published();
-    let snapshot = &published.snapshot;
-    HttpResponse::Ok().json(serde_json::json!({
-        "version": snapshot.version,
-        "global_kill_switch": snapshot.global_kill_switch,
-        "flags": snapshot.flags(),
-    }))
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.published().body())
 }
 
 async fn get(

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_core::validate::{validate_flag, validate_reason};
-use switchyard_core::{Flag, Limits};
+use switchyard_core::{Delta, Flag, Limits};
 
 use self::diff::audited;
 use crate::store::{AuditEntry, Change, Commit, Store, StoreError};
@@ -50,8 +50,10 @@ const MAX_ATTEMPTS: u32 = 10;
 /// (`crate::sync`), so this module needs neither.
 #[async_trait]
 pub trait Follow: Send + Sync {
-    /// A commit landed: serve it.
-    async fn committed(&self);
+    /// A commit landed: serve it. With `Some((revision, delta))`, the commit made the store's
+    /// `revision` and changed its flags by `delta` (so the snapshot before it, if that is the
+    /// one served, needs only `delta`); with `None`, what it changed is not known here.
+    async fn committed(&self, applied: Option<(u64, Delta)>);
     /// The store failed a write.
     fn store_failed(&self, error: String);
     /// A committed change that people watch for (never waits for delivery).
@@ -119,6 +121,21 @@ pub struct Writer<'a> {
     automatic: bool,
     /// The store revision of this writer's last commit (0: none yet).
     revision: AtomicU64,
+}
+
+/// What `commit` changes in the served snapshot, or `None` when it changes tokens (a refresh
+/// reloads them with the flags).
+fn delta(commit: &Commit) -> Option<Delta> {
+    let mut delta = Delta::default();
+    for change in &commit.changes {
+        match change {
+            Change::PutFlag { flag, .. } => delta.put(flag.clone()),
+            Change::DeleteFlag { key, .. } => delta.delete(key),
+            Change::SetGlobalKillSwitch(switch) => delta.set_global_kill_switch(switch.clone()),
+            Change::CreateToken(_) | Change::RevokeToken { .. } => return None,
+        }
+    }
+    Some(delta)
 }
 
 fn to_value<T: Serialize>(value: &T) -> Value {
@@ -202,9 +219,11 @@ impl Writer<'_> {
 
     /// Commits, then refreshes the snapshot so the change is served before the reply.
     async fn commit(&self, commit: Commit) -> Result<(), ChangeError> {
-        match self.changes.store.commit(commit).await {
+        let delta = delta(&commit);
+        let revision = match self.changes.store.commit(commit).await {
             Ok(revision) => {
                 self.revision.fetch_max(revision, Ordering::AcqRel);
+                revision
             }
             Err(e @ StoreError::Unavailable(_)) => {
                 self.follow.store_failed(e.to_string());
@@ -214,12 +233,12 @@ impl Writer<'_> {
                 // On the primary, so every other instance serves it: this one too. The caller
                 // still hears that a failover now could lose it.
                 tracing::warn!(error = %e, "a write was not confirmed by enough replicas");
-                self.follow.committed().await;
+                self.follow.committed(None).await;
                 return Err(e.into());
             }
             Err(e) => return Err(e.into()),
-        }
-        self.follow.committed().await;
+        };
+        self.follow.committed(delta.map(|d| (revision, d))).await;
         Ok(())
     }
 
