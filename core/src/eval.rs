@@ -18,7 +18,7 @@ pub fn evaluate(snapshot: &Snapshot, key: &str, ctx: &Context<'_>) -> Decision {
 /// [`evaluate`] for the flag at `index` in `snapshot` (from [`Snapshot::position`]; `None`:
 /// unknown), for callers that also want the index (the SDK counts exposures by it).
 pub fn evaluate_at(snapshot: &Snapshot, index: Option<usize>, ctx: &Context<'_>) -> Decision {
-    let flag = index.and_then(|i| snapshot.flags().get(i));
+    let flag = index.and_then(|i| snapshot.flag_at(i));
     if snapshot.global_kill_switch.active {
         return Decision::new(false, Reason::GlobalKillSwitch, flag.map(|f| f.version));
     }

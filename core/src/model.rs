@@ -377,23 +377,35 @@ impl Decision {
 /// one version hold the same flags. On the wire the flags are a list sorted by key.
 ///
 /// The flags are kept sorted once, when the snapshot is built, beside a hash index: lookups
-/// are one hash probe, and bulk evaluation and serialisation walk them in order for free.
-/// Each flag sits behind its own `Arc` and the index behind another, so
-/// [`Snapshot::with_changes`] builds the next snapshot sharing every flag that did not change
-/// (and the index too, when no key came or went).
+/// are one hash probe and a short walk down a shallow tree, and bulk evaluation and
+/// serialisation walk them in order for free. The flags sit in a persistent vector (rpds's
+/// bitmapped vector trie) and the index behind an `Arc`, so [`Snapshot::with_changes`]
+/// builds the next snapshot sharing every flag that did not change, and the index too when
+/// no key came or went: replacing a flag copies one path of the trie, O(log n).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// Grows by at least one on every change.
     pub version: u64,
     /// The switch above every flag.
     pub global_kill_switch: KillSwitch,
-    flags: Vec<Arc<Flag>>,
+    flags: Flags,
     index: Arc<Index>,
 }
 
+type Flags = rpds::VectorSync<Arc<Flag>>;
+
+/// `flags`, sorted by key, as a trie.
+fn laid_out(mut flags: Vec<Arc<Flag>>) -> Flags {
+    flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let mut trie = Flags::new_sync();
+    for flag in flags {
+        trie.push_back_mut(flag);
+    }
+    trie
+}
 type Index = HashMap<String, usize, foldhash::fast::RandomState>;
 
-fn index_of(flags: &[Arc<Flag>]) -> Arc<Index> {
+fn index_of(flags: &Flags) -> Arc<Index> {
     Arc::new(
         flags
             .iter()
@@ -443,8 +455,7 @@ impl Snapshot {
         flags: impl IntoIterator<Item = Flag>,
     ) -> Self {
         let by_key: HashMap<String, Flag> = flags.into_iter().map(|f| (f.key.clone(), f)).collect();
-        let mut flags: Vec<Arc<Flag>> = by_key.into_values().map(Arc::new).collect();
-        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let flags = laid_out(by_key.into_values().map(Arc::new).collect());
         let index = index_of(&flags);
         Snapshot {
             version,
@@ -470,7 +481,7 @@ impl Snapshot {
         if only_replaces {
             for flag in changes.flags.into_values().flatten() {
                 let i = self.index[&flag.key];
-                flags[i] = Arc::new(flag);
+                flags.set_mut(i, Arc::new(flag));
             }
             return Snapshot {
                 version,
@@ -479,11 +490,17 @@ impl Snapshot {
                 index: Arc::clone(&self.index),
             };
         }
-        // A key came or went: positions move, so the index is rebuilt.
-        let mut changed = changes.flags;
-        flags.retain(|f| !changed.contains_key(&f.key));
-        flags.extend(changed.drain().filter_map(|(_, f)| f.map(Arc::new)));
-        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        // A key came or went: positions move, so the flags are laid out again and the index
+        // rebuilt (creating and deleting flags are the rare writes).
+        let changed = changes.flags;
+        let mut all: Vec<Arc<Flag>> = self
+            .flags
+            .iter()
+            .filter(|f| !changed.contains_key(&f.key))
+            .cloned()
+            .collect();
+        all.extend(changed.into_values().flatten().map(Arc::new));
+        let flags = laid_out(all);
         let index = index_of(&flags);
         Snapshot {
             version,
@@ -500,7 +517,12 @@ impl Snapshot {
 
     /// The flag with `key`.
     pub fn get(&self, key: &str) -> Option<&Flag> {
-        self.index.get(key).map(|&i| &*self.flags[i])
+        self.index.get(key).and_then(|&i| self.flag_at(i))
+    }
+
+    /// The flag at `index` in [`Snapshot::flags`]'s order.
+    pub fn flag_at(&self, index: usize) -> Option<&Flag> {
+        self.flags.get(index).map(|f| &**f)
     }
 
     /// Where flag `key` is in [`Snapshot::flags`].
@@ -509,8 +531,8 @@ impl Snapshot {
     }
 
     /// Every flag, sorted by key.
-    pub fn flags(&self) -> &[Arc<Flag>] {
-        &self.flags
+    pub fn flags(&self) -> impl ExactSizeIterator<Item = &Flag> + '_ {
+        self.flags.iter().map(|f| &**f)
     }
 
     /// How many flags there are.
@@ -533,7 +555,7 @@ impl Snapshot {
         Export {
             format: Export::FORMAT,
             global_kill_switch: self.global_kill_switch.clone(),
-            flags: self.flags.iter().map(|f| Flag::clone(f)).collect(),
+            flags: self.flags().cloned().collect(),
         }
     }
 }
@@ -543,10 +565,10 @@ struct SnapshotOut<'a> {
     version: u64,
     global_kill_switch: &'a KillSwitch,
     #[serde(serialize_with = "shared_flags")]
-    flags: &'a [Arc<Flag>],
+    flags: &'a Flags,
 }
 
-fn shared_flags<S: serde::Serializer>(flags: &&[Arc<Flag>], s: S) -> Result<S::Ok, S::Error> {
+fn shared_flags<S: serde::Serializer>(flags: &&Flags, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(flags.iter().map(|f| &**f))
 }
 

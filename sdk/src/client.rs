@@ -269,7 +269,6 @@ impl Client {
         let planned = served
             .snapshot
             .flags()
-            .iter()
             .enumerate()
             .filter(|(_, f)| f.plan.as_ref().is_some_and(|p| p.state.is_open()));
         for (index, flag) in planned {

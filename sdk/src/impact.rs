@@ -61,7 +61,7 @@ impl Served {
 
     /// Moves the counts so far into `pending` (zeroing them).
     fn drain_into(&self, pending: &mut Pending) {
-        for (flag, cells) in self.snapshot.flags().iter().zip(self.exposures.iter()) {
+        for (flag, cells) in self.snapshot.flags().zip(self.exposures.iter()) {
             for (variant, cell) in [Variant::On, Variant::Off].into_iter().zip(cells) {
                 let n = cell.swap(0, Ordering::Relaxed);
                 if n > 0 {

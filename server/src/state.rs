@@ -54,9 +54,8 @@ impl Published {
 
     /// Publishes `snapshot` as it is.
     pub fn new(snapshot: Snapshot) -> Self {
-        let flags = snapshot.flags();
-        let max_flag_version = flags.iter().map(|f| f.version).max().unwrap_or(0);
-        let killed = flags.iter().filter(|f| f.kill_switch).count();
+        let max_flag_version = snapshot.flags().map(|f| f.version).max().unwrap_or(0);
+        let killed = snapshot.flags().filter(|f| f.kill_switch).count();
         Published::of(snapshot, max_flag_version, killed)
     }
 

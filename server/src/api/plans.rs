@@ -59,7 +59,6 @@ async fn list(state: web::Data<AppState>, _: Auth<Viewer>) -> HttpResponse {
     let plans: Vec<_> = published
         .snapshot
         .flags()
-        .iter()
         .filter_map(|f| view(f, &state.guards, now))
         .collect();
     HttpResponse::Ok().json(serde_json::json!({ "plans": plans }))

@@ -39,10 +39,10 @@ pub fn spawn_scheduler(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
 pub async fn tick(state: &AppState) {
     // An Arc of its own, not a guard: the steps below await.
     let published = arc_swap::Guard::into_inner(state.published());
-    let flags = published.snapshot.flags();
+    let snapshot = &published.snapshot;
     let mut by_state = [0i64; 5];
     state.metrics.plan_stage.reset();
-    for flag in flags {
+    for flag in snapshot.flags() {
         let Some(plan) = &flag.plan else { continue };
         by_state[PlanState::ALL
             .iter()
@@ -62,11 +62,11 @@ pub async fn tick(state: &AppState) {
             .set(n);
     }
     state.guards.retain(
-        flags
-            .iter()
+        snapshot
+            .flags()
             .filter_map(|f| f.plan.as_deref().map(|p| (f.key.as_str(), p))),
     );
-    let running = flags.iter().filter(|f| {
+    let running = snapshot.flags().filter(|f| {
         f.plan
             .as_ref()
             .is_some_and(|p| p.state == PlanState::Running)

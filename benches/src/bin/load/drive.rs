@@ -18,6 +18,10 @@ pub(crate) struct Measured {
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
     pub(crate) p999: Duration,
+    /// CPU the process under test used per answered request.
+    pub(crate) cpu_per_request: Duration,
+    /// The load generator's share of its core while it ran (1.0: saturated).
+    pub(crate) generator_busy: f64,
 }
 
 /// How a run is driven.
@@ -42,26 +46,58 @@ pub(crate) fn median(runs: &[Measured]) -> Measured {
         p50: mid(runs.iter().map(|m| m.p50).collect()),
         p99: mid(runs.iter().map(|m| m.p99).collect()),
         p999: mid(runs.iter().map(|m| m.p999).collect()),
+        cpu_per_request: mid(runs.iter().map(|m| m.cpu_per_request).collect()),
+        generator_busy: mid(runs.iter().map(|m| m.generator_busy).collect()),
     }
 }
 
+/// Runs the load generator `command` for `duration` against the process `pid`: its output,
+/// the CPU `pid` used meanwhile, and the generator's share of its core (sampled from 0.2 s
+/// after it starts to 0.2 s before it should end, leaving out its start and its report).
+fn sampled(
+    command: &mut std::process::Command,
+    pid: u32,
+    duration: Duration,
+) -> anyhow::Result<(std::process::Output, Duration, f64)> {
+    use std::process::Stdio;
+    use switchyard_benches::cpu_time;
+    let server_before = cpu_time(pid);
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting the load generator")?;
+    let generator = child.id();
+    let margin = Duration::from_millis(200);
+    let mut busy = 0.0;
+    if duration > 3 * margin {
+        std::thread::sleep(margin);
+        let (t0, c0) = (Instant::now(), cpu_time(generator));
+        std::thread::sleep(duration - 2 * margin);
+        busy = (cpu_time(generator) - c0).as_secs_f64() / t0.elapsed().as_secs_f64();
+    }
+    let out = child.wait_with_output()?;
+    Ok((out, cpu_time(pid) - server_before, busy))
+}
+
+/// One run of the load generator against `base`, served by process `pid`.
 pub(crate) fn run(
     opts: &Opts,
     requests: &Requests,
-    base: &str,
+    (base, pid): (&str, u32),
     drive: Drive,
     duration: Duration,
 ) -> anyhow::Result<Measured> {
     let secs = format!("{}s", duration.as_secs());
     match drive {
         Drive::Max => {
-            let out = pinned(LOAD_CORE, Path::new("wrk"))
-                .args(["-t1", &format!("-c{}", opts.connections), "-d", &secs])
+            let mut wrk = pinned(&opts.load_cores, Path::new("wrk"));
+            wrk.arg(format!("-t{}", opts.load_threads))
+                .args([&format!("-c{}", opts.connections), "-d", &secs])
                 .args(["--timeout", "5s", "-s"])
                 .arg(requests.wrk_script()?)
-                .arg(base)
-                .output()
-                .context("running wrk")?;
+                .arg(base);
+            let (out, cpu, busy) = sampled(&mut wrk, pid, duration).context("running wrk")?;
             let stdout = String::from_utf8_lossy(&out.stdout);
             let line = stdout
                 .lines()
@@ -80,18 +116,15 @@ pub(crate) fn run(
                 p50: Duration::from_micros(n("p50")),
                 p99: Duration::from_micros(n("p99")),
                 p999: Duration::from_micros(n("p999")),
+                cpu_per_request: cpu / (n("requests").max(1) as u32),
+                generator_busy: busy,
             })
         }
         Drive::Rate { rps, corrected } => {
-            let mut command = pinned(LOAD_CORE, Path::new("oha"));
+            let mut command = pinned(&opts.load_cores, Path::new("oha"));
             command
-                .args([
-                    "--no-tui",
-                    "--output-format",
-                    "json",
-                    "--worker-threads",
-                    "1",
-                ])
+                .args(["--no-tui", "--output-format", "json", "--worker-threads"])
+                .arg(opts.load_threads.to_string())
                 .args(["-z", &secs, "-w", "-t", "5s"])
                 .args(["-c", &opts.connections.to_string()])
                 .args(["-q", &format!("{rps:.0}"), "-m", requests.method])
@@ -106,10 +139,8 @@ pub(crate) fn run(
             if let Some(bodies) = &requests.bodies {
                 command.arg("-Z").arg(bodies);
             }
-            let out = command
-                .args(requests.oha_target(base)?)
-                .output()
-                .context("running oha")?;
+            command.args(requests.oha_target(base)?);
+            let (out, cpu, busy) = sampled(&mut command, pid, duration).context("running oha")?;
             let v: Value = serde_json::from_slice(&out.stdout).with_context(|| {
                 format!(
                     "no result from oha: {}{}",
@@ -130,12 +161,16 @@ pub(crate) fn run(
             let failed_statuses = count(&v["statusCodeDistribution"], &|s| {
                 !(s.starts_with('2') || s == "304")
             });
+            let rps = v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0);
+            let answered = (rps * duration.as_secs_f64()).max(1.0);
             Ok(Measured {
-                rps: v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0),
+                rps,
                 errors: failed_statuses + count(&v["errorDistribution"], &|_| true),
                 p50: secs(&percentiles["p50"]),
                 p99: secs(&percentiles["p99"]),
                 p999: secs(&percentiles["p99.9"]),
+                cpu_per_request: cpu.div_f64(answered),
+                generator_busy: busy,
             })
         }
     }
@@ -168,11 +203,18 @@ pub(crate) struct Baseline {
     pub(crate) base: String,
 }
 
+impl Baseline {
+    /// Where it answers, and its process.
+    pub(crate) fn target(&self) -> (&str, u32) {
+        (&self.base, self._proc.0.id())
+    }
+}
+
 pub(crate) async fn baseline(opts: &Opts, size: usize, status: u16) -> anyhow::Result<Baseline> {
     let port = free_port();
     let bin = opts.bin_dir.join("baseline_server");
     let proc = Proc(
-        pinned(SERVER_CORE, &bin)
+        pinned(&opts.server_cores, &bin)
             .args([port.to_string(), size.to_string(), status.to_string()])
             .spawn()?,
     );
@@ -242,8 +284,8 @@ pub(crate) async fn run_server(
         .write_storm
         .then(|| tokio::spawn(write_storm(server.base.clone(), stopped)));
     // The storm runs on another of the runtime's threads while this one waits for the tool.
-    let measured =
-        tokio::task::block_in_place(|| run(opts, requests, &server.base, drive, duration));
+    let target = (server.base.as_str(), server.proc.0.id());
+    let measured = tokio::task::block_in_place(|| run(opts, requests, target, drive, duration));
     stop.send_replace(true);
     let writes = match storm {
         Some(task) => task.await?,
@@ -265,12 +307,12 @@ pub(crate) async fn alternate(
 ) -> anyhow::Result<(Pair, (u32, u32))> {
     let round = Duration::from_secs(opts.seconds.into());
     if !opts.smoke {
-        run(opts, requests, &bare.base, drive, WARM_UP)?;
+        run(opts, requests, bare.target(), drive, WARM_UP)?;
         run_server(opts, server, scenario, requests, drive, WARM_UP).await?;
     }
     let (mut servers, mut baselines, mut writes) = (Vec::new(), Vec::new(), (0, 0));
     for _ in 0..opts.rounds {
-        baselines.push(run(opts, requests, &bare.base, drive, round)?);
+        baselines.push(run(opts, requests, bare.target(), drive, round)?);
         let (measured, (ok, failed)) =
             run_server(opts, server, scenario, requests, drive, round).await?;
         servers.push(measured);
@@ -346,4 +388,48 @@ pub(crate) async fn run_store(
     }
     let peak_kib = server.proc.rss_kib("VmHWM:");
     Ok((rows, peak_kib))
+}
+
+/// One worker beside two, on the same two cores as the load generator (this machine has no
+/// third): each server unpinned, wrk with two threads unpinned, 1,000 flags, `/v1/evaluate`,
+/// taking turns. Returns (one worker, two workers).
+pub(crate) async fn scaling(opts: &Opts) -> anyhow::Result<(Measured, Measured)> {
+    let shared = |workers| Opts {
+        server_cores: "0,1".into(),
+        load_cores: "0,1".into(),
+        load_threads: 2,
+        workers,
+        ..opts.clone()
+    };
+    let (one, two) = (shared(1), shared(2));
+    let (dir_one, dir_two) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (server_one, _) = start_server(&one, dir_one.path(), None).await?;
+    let (server_two, _) = start_server(&two, dir_two.path(), None).await?;
+    let scenario = &scenarios()[0];
+    for server in [&server_one, &server_two] {
+        server.seed(scenario.flags).await?;
+    }
+    let requests = Requests::write(scenario, scenario.flags, opts.requests, None)?;
+    let round = Duration::from_secs(opts.seconds.into());
+    let target = |s: &Server| (s.base.clone(), s.proc.0.id());
+    let (t1, t2) = (target(&server_one), target(&server_two));
+    if !opts.smoke {
+        run(&one, &requests, (&t1.0, t1.1), Drive::Max, WARM_UP)?;
+        run(&two, &requests, (&t2.0, t2.1), Drive::Max, WARM_UP)?;
+    }
+    let (mut ones, mut twos) = (Vec::new(), Vec::new());
+    for _ in 0..opts.rounds {
+        ones.push(run(&one, &requests, (&t1.0, t1.1), Drive::Max, round)?);
+        twos.push(run(&two, &requests, (&t2.0, t2.1), Drive::Max, round)?);
+    }
+    let (one, two) = (median(&ones), median(&twos));
+    println!(
+        "scaling: 1 worker {:.0} req/s ({:.1} µs CPU/request), 2 workers {:.0} req/s ({:.1} µs), {:.2}×",
+        one.rps,
+        one.cpu_per_request.as_secs_f64() * 1e6,
+        two.rps,
+        two.cpu_per_request.as_secs_f64() * 1e6,
+        two.rps / one.rps
+    );
+    Ok((one, two))
 }

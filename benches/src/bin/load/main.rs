@@ -12,7 +12,7 @@
 //! # Layout
 //! - `procs`: the server process, seeding, memory and start figures.
 //! - `scenarios`: what is sent.
-//! - `drive`: wrk and oha runs, baseline and server in turns, medians.
+//! - `drive`: wrk and oha runs, baseline and server in turns, medians; one worker beside two.
 //! - `report`: the tables and goals written into BENCHMARKS.md.
 
 mod drive;
@@ -32,8 +32,6 @@ pub(crate) use scenarios::*;
 
 pub(crate) const ADMIN: &str = "load-admin-token-0123456789";
 pub(crate) const SDK: &str = "load-sdk-token-0123456789";
-pub(crate) const SERVER_CORE: &str = "0";
-pub(crate) const LOAD_CORE: &str = "1";
 /// The rollout stages flags are spread over.
 pub(crate) const ROLLOUTS: [u32; 5] = [0, 5, 25, 50, 100];
 /// Markets requests are sent from; the realistic flags allow the first three.
@@ -62,6 +60,18 @@ pub(crate) struct Opts {
     /// Runs of each kind per scenario, taking turns with the baseline (medians reported).
     #[arg(long, default_value_t = 5)]
     pub(crate) rounds: usize,
+    /// The cores the server and the baseline run on (`taskset -c`).
+    #[arg(long, default_value = "0")]
+    pub(crate) server_cores: String,
+    /// The server's (and the baseline's) worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) workers: u32,
+    /// The cores the load generator runs on (`taskset -c`).
+    #[arg(long, default_value = "1")]
+    pub(crate) load_cores: String,
+    /// The load generator's threads.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) load_threads: u32,
 }
 
 #[tokio::main]
@@ -89,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|p| p.server.errors + p.baseline.errors)
         .sum();
     let write_failures: u32 = rows.iter().filter_map(|r| r.writes).map(|(_, f)| f).sum();
+    let scaling = scaling(&opts).await?;
     if opts.smoke {
         println!(
             "load smoke: {} scenarios, {errors} errors, {write_failures} failed writes",
@@ -100,5 +111,5 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    report::write(&opts, &rows, &peaks, errors, write_failures).await
+    report::write(&opts, &rows, &peaks, &scaling, errors, write_failures).await
 }

@@ -60,11 +60,11 @@ pub(crate) async fn start_server(
     redis: Option<&str>,
 ) -> anyhow::Result<(Server, Duration)> {
     let port = free_port();
-    let mut command = pinned(SERVER_CORE, &opts.bin_dir.join("switchyard-server"));
+    let mut command = pinned(&opts.server_cores, &opts.bin_dir.join("switchyard-server"));
     command
         .env_clear()
         .env("SWITCHYARD_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHYARD_SERVER__WORKERS", "1")
+        .env("SWITCHYARD_SERVER__WORKERS", opts.workers.to_string())
         .env("SWITCHYARD_SERVER__WRITES_PER_MINUTE", "1000000")
         .env("SWITCHYARD_STORE__DATA_DIR", data)
         .env("SWITCHYARD_ADMIN_TOKEN", ADMIN)
@@ -186,7 +186,7 @@ pub(crate) async fn memory(opts: &Opts, flags: usize) -> anyhow::Result<Memory> 
     run(
         opts,
         &requests,
-        &server.base,
+        (&server.base, server.proc.0.id()),
         Drive::Max,
         Duration::from_secs(5),
     )?;
