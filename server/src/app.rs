@@ -143,6 +143,9 @@ impl Application {
                     .into_factory()
                     .map_err(|e: actix_web::Error| e.error_response());
                 let http = HttpService::build()
+                    .on_connect_ext(|_, ext| {
+                        ext.insert(crate::auth::ConnectionToken::default());
+                    })
                     .client_request_timeout(Duration::from_secs(5))
                     .client_disconnect_timeout(Duration::from_secs(1))
                     .finish(map_config(app, |()| AppConfig::default()));

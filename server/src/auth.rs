@@ -2,6 +2,7 @@
 //! or higher — a handler states its role in its signature, so none can forget the check. The
 //! token table itself is [`crate::tokens`].
 
+use std::cell::RefCell;
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -71,6 +72,44 @@ fn presented_token(req: &HttpRequest) -> Option<&str> {
     std::str::from_utf8(token).ok()
 }
 
+/// The token a connection last presented and whom it proved: an SDK on a kept-alive
+/// connection sends the same token on every request, so it is hashed and checked against the
+/// token table once per connection and token set, not once per request. One per connection
+/// (put there by `app.rs`), so it only ever holds a token that connection itself sent; only a
+/// token that verified is remembered, and a change to the token set (a revocation) makes it
+/// verify again.
+#[derive(Default)]
+pub struct ConnectionToken(RefCell<Option<Remembered>>);
+
+struct Remembered {
+    token: Box<[u8]>,
+    generation: u64,
+    caller: Arc<Caller>,
+}
+
+/// The caller `token` belongs to, remembered on the connection when it has one.
+fn verify(req: &HttpRequest, state: &AppState, token: &str) -> Option<Arc<Caller>> {
+    use subtle::ConstantTimeEq;
+    let memo = req.conn_data::<ConnectionToken>();
+    let generation = state.tokens.generation();
+    if let Some(memo) = memo
+        && let Some(r) = memo.0.borrow().as_ref()
+        && r.generation == generation
+        && bool::from(r.token.ct_eq(token.as_bytes()))
+    {
+        return Some(r.caller.clone());
+    }
+    let caller = state.tokens.verify(token)?;
+    if let Some(memo) = memo {
+        *memo.0.borrow_mut() = Some(Remembered {
+            token: token.as_bytes().into(),
+            generation,
+            caller: caller.clone(),
+        });
+    }
+    Some(caller)
+}
+
 impl<R: MinRole> FromRequest for Auth<R> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
@@ -79,7 +118,7 @@ impl<R: MinRole> FromRequest for Auth<R> {
         let Some(state) = req.app_data::<web::Data<AppState>>() else {
             return ready(Err(ApiError::Internal("app state missing".into())));
         };
-        let caller = presented_token(req).and_then(|t| state.tokens.verify(t));
+        let caller = presented_token(req).and_then(|t| verify(req, state, t));
         ready(match caller {
             None => Err(ApiError::Unauthorized),
             Some(caller) if caller.role < R::ROLE => Err(ApiError::Forbidden {

@@ -3,9 +3,10 @@
 //! at start, so counting an evaluation is one atomic add.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -55,6 +56,8 @@ impl Decisions {
 
 /// Every metric the server exports, in one registry.
 pub struct Metrics {
+    /// Tells this instance's series apart in [`HTTP_SERIES`].
+    id: u64,
     registry: Registry,
     decisions: Decisions,
     /// HTTP requests by route pattern, method and status.
@@ -115,6 +118,34 @@ pub struct Metrics {
     /// Report items dropped: a full buffer, a flag unknown here, a store that failed.
     pub impact_dropped: IntCounter,
 }
+
+/// One HTTP series pair, looked up once per worker thread (see [`HTTP_SERIES`]).
+struct HttpSeries {
+    /// The route label, checked on every hit: the key holds only its address.
+    route: Box<str>,
+    requests: IntCounter,
+    duration: Histogram,
+}
+
+/// Metrics instance, route name's address, method, status.
+type SeriesKey = (u64, usize, &'static str, u16);
+
+/// At most this many series remembered per thread (routes, methods and statuses are closed
+/// sets, far smaller: this only bounds the unexpected).
+const HTTP_SERIES_CAP: usize = 1024;
+
+thread_local! {
+    /// The HTTP series each worker thread has used, so a request costs a small hash probe
+    /// rather than the prometheus crate's lookup by label values (hashing each label, under
+    /// a lock shared by every worker) twice.
+    static HTTP_SERIES: std::cell::RefCell<
+        HashMap<SeriesKey, HttpSeries, foldhash::fast::FixedState>,
+    > = std::cell::RefCell::default();
+}
+
+/// Gives each [`Metrics`] its own id for [`HTTP_SERIES`] (tests run several servers in one
+/// process).
+static METRICS_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The `state` label of `switchyard_fleet_instances`: live and serving the store's version,
 /// live but behind it, and gone (no heartbeat for 3 s).
@@ -186,6 +217,7 @@ impl Metrics {
         };
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
         let metrics = Metrics {
+            id: METRICS_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             decisions,
             http_requests,
             http_duration,
@@ -332,13 +364,38 @@ impl Metrics {
     }
 
     /// Counts one HTTP request and its latency, by route pattern (and method and status).
-    pub fn observe_http(&self, route: &str, method: &str, status: StatusCode, elapsed: Duration) {
-        self.http_requests
-            .with_label_values(&[route, method, status.as_str()])
-            .inc();
-        self.http_duration
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+    pub fn observe_http(
+        &self,
+        route: &str,
+        method: &'static str,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        let key = (self.id, route.as_ptr() as usize, method, status.as_u16());
+        HTTP_SERIES.with_borrow_mut(|series| {
+            let hit = series.get(&key).filter(|s| &*s.route == route);
+            let (requests, duration) = match hit {
+                Some(s) => (&s.requests, &s.duration),
+                None => {
+                    if series.len() >= HTTP_SERIES_CAP {
+                        series.clear();
+                    }
+                    let found = HttpSeries {
+                        route: route.into(),
+                        requests: self.http_requests.with_label_values(&[
+                            route,
+                            method,
+                            status.as_str(),
+                        ]),
+                        duration: self.http_duration.with_label_values(&[route]),
+                    };
+                    let s = series.entry(key).insert_entry(found).into_mut();
+                    (&s.requests, &s.duration)
+                }
+            };
+            requests.inc();
+            duration.observe(elapsed.as_secs_f64());
+        });
     }
 
     /// Sets the fleet gauges: instances counted by [`FLEET_STATES`], SDKs by [`SDK_LAGS`].

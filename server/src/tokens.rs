@@ -4,6 +4,7 @@
 //! elsewhere.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
@@ -65,6 +66,8 @@ pub struct Tokens {
     /// Bumped whenever the stored set changes (a token created or revoked), so open streams
     /// can check that their caller is still admitted.
     changed: tokio::sync::watch::Sender<u64>,
+    /// Bumped with `changed`, read on every request (see [`Tokens::generation`]).
+    generation: AtomicU64,
 }
 
 impl Tokens {
@@ -89,6 +92,7 @@ impl Tokens {
             bootstrap,
             known: ArcSwap::from_pointee(Vec::new()),
             changed: tokio::sync::watch::channel(0).0,
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -125,6 +129,7 @@ impl Tokens {
         let same = known.len() == old.len() && kept == known.len();
         self.known.store(Arc::new(known));
         if !same {
+            self.generation.fetch_add(1, Ordering::AcqRel);
             self.changed.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
@@ -132,6 +137,12 @@ impl Tokens {
     /// True when no token at all is accepted: every request will answer 401.
     pub fn is_empty(&self) -> bool {
         self.bootstrap.is_empty() && self.known.load().is_empty()
+    }
+
+    /// Grows whenever a stored token is created or revoked: what a caller remembered under an
+    /// older generation must be verified again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Fires whenever a stored token is created or revoked.

@@ -5,10 +5,10 @@ use std::borrow::Cow;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
-use switchyard_core::{Context, Decision, Reason, Snapshot, Variant};
+use serde::Deserialize;
+use switchyard_core::{Context, Decision, Reason, Snapshot};
 
-use super::{Body, bulk_etag, check_context, json_ok, none_match, parse_json, resource};
+use super::{Body, answer, bulk_etag, check_context, json_bytes, none_match, parse_json, resource};
 use crate::auth::{Auth, Sdk};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,35 +34,6 @@ struct BulkRequest<'a> {
     context: Context<'a>,
 }
 
-/// One decision on the wire: `{"flag", "enabled", "variant", "reason", "version"}`.
-#[derive(Serialize)]
-struct EvalAnswer<'a> {
-    flag: &'a str,
-    enabled: bool,
-    variant: Variant,
-    reason: Reason,
-    version: Option<u64>,
-}
-
-/// Every flag's decision: `{"version", "flags": [...]}`.
-#[derive(Serialize)]
-struct BulkAnswer<'a> {
-    version: u64,
-    flags: Vec<EvalAnswer<'a>>,
-}
-
-impl<'a> EvalAnswer<'a> {
-    fn new(flag: &'a str, d: Decision) -> Self {
-        EvalAnswer {
-            flag,
-            enabled: d.enabled,
-            variant: d.variant,
-            reason: d.reason,
-            version: d.version,
-        }
-    }
-}
-
 async fn evaluate(
     state: web::Data<AppState>,
     _: Auth<Sdk>,
@@ -76,25 +47,23 @@ async fn evaluate(
     if decision.reason == Reason::FlagNotFound {
         return Err(ApiError::FlagNotFound(request.flag.into_owned()));
     }
-    Ok(json_ok(&EvalAnswer::new(&request.flag, decision)))
+    let mut out = Vec::with_capacity(128);
+    answer::native(&mut out, &request.flag, &decision);
+    Ok(json_bytes(out))
 }
 
 /// Every flag's decision for one context, sorted by key.
 pub fn evaluate_all<'s>(
-    state: &AppState,
+    state: &'s AppState,
     snapshot: &'s Snapshot,
-    ctx: &Context<'_>,
-) -> Vec<(&'s switchyard_core::Flag, Decision)> {
-    snapshot
-        .flags()
-        .enumerate()
-        .map(|(i, flag)| {
-            // By position: the flag is known, no need to look its key up again.
-            let decision = switchyard_core::evaluate_at(snapshot, Some(i), ctx);
-            state.metrics.count_decision(decision.reason);
-            (flag, decision)
-        })
-        .collect()
+    ctx: &'s Context<'_>,
+) -> impl ExactSizeIterator<Item = (&'s switchyard_core::Flag, Decision)> {
+    snapshot.flags().enumerate().map(|(i, flag)| {
+        // By position: the flag is known, no need to look its key up again.
+        let decision = switchyard_core::evaluate_at(snapshot, Some(i), ctx);
+        state.metrics.count_decision(decision.reason);
+        (flag, decision)
+    })
 }
 
 async fn evaluate_bulk(
@@ -112,17 +81,12 @@ async fn evaluate_bulk(
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let flags: Vec<EvalAnswer<'_>> = evaluate_all(&state, &published.snapshot, &request.context)
-        .into_iter()
-        .map(|(flag, d)| EvalAnswer::new(&flag.key, d))
-        .collect();
-    let answer = BulkAnswer {
-        version: published.snapshot.version,
-        flags,
-    };
+    let snapshot = &published.snapshot;
+    let answers = evaluate_all(&state, snapshot, &request.context);
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
-        .json(answer))
+        .content_type("application/json")
+        .body(answer::native_bulk(snapshot.version, answers)))
 }
 
 async fn snapshot(

@@ -18,6 +18,7 @@ use crate::config::ServerSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+mod answer;
 pub mod audit;
 pub mod backup;
 pub mod console;
@@ -129,17 +130,34 @@ impl FromRequest for Body {
                 return Err(ApiError::TooLarge(limit));
             }
             let read = async {
-                let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+                // A body that arrives in one chunk (most do) is kept as it came, uncopied.
+                let mut first: Option<web::Bytes> = None;
+                let mut joined: Option<web::BytesMut> = None;
                 while let Some(chunk) = payload.next().await {
                     let chunk = chunk.map_err(|e| {
                         ApiError::BadRequest(format!("could not read the request body: {e}"))
                     })?;
-                    if body.len() + chunk.len() > limit {
+                    let so_far = first.as_ref().map_or(0, |b| b.len())
+                        + joined.as_ref().map_or(0, |b| b.len());
+                    if so_far + chunk.len() > limit {
                         return Err(ApiError::TooLarge(limit));
                     }
-                    body.extend_from_slice(&chunk);
+                    match (&mut joined, first.take()) {
+                        (Some(body), _) => body.extend_from_slice(&chunk),
+                        (None, None) => first = Some(chunk),
+                        (None, Some(earlier)) => {
+                            let capacity = declared.unwrap_or(0).clamp(so_far, limit);
+                            let mut body = web::BytesMut::with_capacity(capacity + chunk.len());
+                            body.extend_from_slice(&earlier);
+                            body.extend_from_slice(&chunk);
+                            joined = Some(body);
+                        }
+                    }
                 }
-                Ok(Body(body.freeze()))
+                Ok(Body(match (joined, first) {
+                    (Some(body), _) => body.freeze(),
+                    (None, first) => first.unwrap_or_default(),
+                }))
             };
             // Most bodies are already in the buffer: read them without arming a timer (one
             // per request on the evaluation path otherwise). A body still on its way is
@@ -168,6 +186,11 @@ pub fn json_ok<T: Serialize>(value: &T) -> HttpResponse {
     if let Err(e) = serde_json::to_writer(&mut body, value) {
         return ApiError::Internal(format!("serialising an answer: {e}")).error_response();
     }
+    json_bytes(body)
+}
+
+/// A `200 OK` answer of JSON already serialised (see [`answer`]).
+pub fn json_bytes(body: Vec<u8>) -> HttpResponse {
     let mut res = HttpResponse::with_body(StatusCode::OK, body);
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -4,12 +4,12 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use switchyard_core::{Context, Decision, Flag, Reason, openfeature};
+use switchyard_core::{Context, Reason};
 
 use super::evaluate::evaluate_all;
-use super::{Body, bulk_etag, json_ok, none_match, resource};
+use super::{Body, answer, bulk_etag, json_bytes, none_match, resource};
 use crate::auth::{Auth, Sdk};
 use crate::state::AppState;
 
@@ -93,48 +93,6 @@ fn loaded(
     })
 }
 
-/// One flag's OFREP success object (typed, so answering allocates no JSON tree).
-#[derive(Serialize)]
-struct Success<'a> {
-    key: &'a str,
-    value: bool,
-    variant: &'static str,
-    reason: &'static str,
-    metadata: Metadata,
-}
-
-/// Switchyard's own reason and the flag's version.
-#[derive(Serialize)]
-struct Metadata {
-    reason: &'static str,
-    version: u64,
-}
-
-/// The bulk answer: every flag, and the snapshot version as metadata.
-#[derive(Serialize)]
-struct Bulk<'a> {
-    flags: Vec<Success<'a>>,
-    metadata: BulkMetadata,
-}
-
-#[derive(Serialize)]
-struct BulkMetadata {
-    version: String,
-}
-
-fn success<'a>(key: &'a str, decision: &Decision, flag: Option<&Flag>) -> Success<'a> {
-    Success {
-        key,
-        value: decision.enabled,
-        variant: decision.variant.as_str(),
-        reason: openfeature::reason(decision, flag),
-        metadata: Metadata {
-            reason: decision.reason.as_str(),
-            version: decision.version.unwrap_or(0),
-        },
-    }
-}
-
 async fn evaluate(
     state: web::Data<AppState>,
     key: web::Path<String>,
@@ -144,7 +102,9 @@ async fn evaluate(
     let request = parse(&body.0, Some(&key))?;
     let published = loaded(&state)?;
     let snapshot = &published.snapshot;
-    let decision = snapshot.evaluate(&key, &request.context);
+    // One lookup serves the evaluation and the reason (which reads the flag).
+    let position = snapshot.position(&key);
+    let decision = switchyard_core::evaluate_at(snapshot, position, &request.context);
     state.metrics.count_decision(decision.reason);
     if decision.reason == Reason::FlagNotFound {
         return Err(OfrepError {
@@ -154,7 +114,10 @@ async fn evaluate(
             details: "no flag has this key".into(),
         });
     }
-    Ok(json_ok(&success(&key, &decision, snapshot.get(&key))))
+    let mut out = Vec::with_capacity(160);
+    let flag = position.and_then(|i| snapshot.flag_at(i));
+    answer::ofrep(&mut out, &key, &decision, flag);
+    Ok(json_bytes(out))
 }
 
 async fn evaluate_bulk(
@@ -172,17 +135,9 @@ async fn evaluate_bulk(
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let flags = evaluate_all(&state, snapshot, &request.context)
-        .into_iter()
-        .map(|(flag, d)| success(&flag.key, &d, Some(flag)))
-        .collect();
-    let answer = Bulk {
-        flags,
-        metadata: BulkMetadata {
-            version: snapshot.version.to_string(),
-        },
-    };
+    let answers = evaluate_all(&state, snapshot, &request.context);
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
-        .json(answer))
+        .content_type("application/json")
+        .body(answer::ofrep_bulk(snapshot.version, answers)))
 }

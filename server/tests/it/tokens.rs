@@ -175,3 +175,53 @@ async fn tokens_are_listed_without_secrets_and_revocable() {
     )
     .await;
 }
+
+/// A connection that keeps presenting one token has it verified once, then remembered
+/// (`auth::ConnectionToken`): revoking the token must still close that connection's door at
+/// once, and another token on the same connection is verified as itself.
+#[tokio::test]
+async fn a_token_remembered_by_its_connection_is_refused_once_revoked() {
+    let app = spawn_app().await;
+    let (_, issued) = app
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            Some(ADMIN),
+            Some(json!({"name": "kept-alive", "role": "viewer"})),
+        )
+        .await;
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let id = issued["id"].as_str().unwrap().to_owned();
+    // One connection, kept alive, for the token's requests only.
+    let conn = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let get = |bearer: String| {
+        let request = conn
+            .get(format!("{}/v1/flags", app.base))
+            .bearer_auth(bearer);
+        async move { request.send().await.unwrap().status() }
+    };
+    for _ in 0..3 {
+        assert_eq!(get(token.clone()).await, StatusCode::OK);
+    }
+    // An SDK token on the same connection is who it is: a viewer route refuses it.
+    assert_eq!(get(SDK.to_owned()).await, StatusCode::FORBIDDEN);
+    assert_eq!(get(token.clone()).await, StatusCode::OK);
+    assert_eq!(
+        get("not-a-token".to_owned()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(get(token.clone()).await, StatusCode::OK);
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(get(token.clone()).await, StatusCode::UNAUTHORIZED);
+}
