@@ -1,30 +1,53 @@
 #!/usr/bin/env bash
-# A/B of two server builds on POST /v1/evaluate, in one run: each on one worker pinned to core
-# 0, `wrk -t1 -c32 -d5s` pinned to core 1, 1,000 random users, five rounds taking turns.
+# A/B of two server builds on one route, in one run: each on one worker pinned to core 0,
+# `wrk -t1 -c32 -d5s` pinned to core 1, 1,000 random users, five rounds taking turns.
 # Prints each round's req/s and the median of each build.
-#   benches/ab.sh OLD_BINARY NEW_BINARY
+#   benches/ab.sh OLD_BINARY NEW_BINARY [ROUTE [FLAGS]]
+# ROUTE: evaluate (POST /v1/evaluate, the default), ofrep (OFREP single), bulk
+# (POST /v1/evaluate/bulk) or ofrep-bulk (OFREP bulk); FLAGS: how many flags both servers
+# hold (default: the demo's few for evaluate and ofrep, 1,000 for the bulk routes).
 # e.g. git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release -p switchyard-server)
 #      cargo build --release -p switchyard-server
-#      benches/ab.sh /tmp/old/target/release/switchyard-server target/release/switchyard-server
+#      benches/ab.sh /tmp/old/target/release/switchyard-server target/release/switchyard-server bulk
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: benches/ab.sh OLD_BINARY NEW_BINARY" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: benches/ab.sh OLD_BINARY NEW_BINARY [ROUTE [FLAGS]]" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is missing: apt-get install -y curl" >&2; exit 1; }
+route=${3:-evaluate}
+case "$route" in
+  evaluate) path=/v1/evaluate; body='{"flag":"dark-mode","context":{"user_id":"user-%d","market":"FR"}}'; flags=${4:-0} ;;
+  ofrep) path=/ofrep/v1/evaluate/flags/dark-mode; body='{"context":{"targetingKey":"user-%d","market":"FR"}}'; flags=${4:-0} ;;
+  bulk) path=/v1/evaluate/bulk; body='{"context":{"user_id":"user-%d","market":"FR"}}'; flags=${4:-1000} ;;
+  ofrep-bulk) path=/ofrep/v1/evaluate/flags; body='{"context":{"targetingKey":"user-%d","market":"FR"}}'; flags=${4:-1000} ;;
+  *) echo "unknown route $route: evaluate, ofrep, bulk or ofrep-bulk" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/evaluate.lua" <<'LUA'
+cat > "$work/load.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Authorization"] = "Bearer ab-sdk-token-0123456789"
 wrk.headers["Content-Type"] = "application/json"
 local bodies = {}
 for i = 1, 1000 do
-  bodies[i] = string.format('{"flag":"dark-mode","context":{"user_id":"user-%d","market":"FR"}}', i * 7919)
+  bodies[i] = string.format('$body', i * 7919)
 end
 local n = 0
 request = function()
   n = n % 1000 + 1
-  return wrk.format(nil, "/v1/evaluate", nil, bodies[n])
+  return wrk.format(nil, "$path", nil, bodies[n])
 end
 LUA
+# FLAGS flags like the load benchmark's: rollouts at every stage, a third limited to markets.
+{
+  printf '{"format":1,"flags":['
+  for ((i = 0; i < flags; i++)); do
+    [ "$i" -gt 0 ] && printf ','
+    markets='[]'; [ $((i % 3)) -eq 0 ] && markets='["FR","US","UK"]'
+    printf '{"key":"flag-%05d","enabled":true,"rollout_percentage":%d,"markets":%s}' \
+      "$i" $(( (i % 5) * 25 )) "$markets"
+  done
+  printf ']}'
+} > "$work/flags.json"
 start() { # binary port
   mkdir -p "$work/$2"
   SWITCHYARD_SERVER__LISTEN=127.0.0.1:$2 SWITCHYARD_SERVER__WORKERS=1 \
@@ -35,11 +58,19 @@ start() { # binary port
 start "$1" 18601
 start "$2" 18602
 sleep 2
+if [ "$flags" -gt 0 ]; then
+  for port in 18601 18602; do
+    curl -sf -o /dev/null -X POST -H "Authorization: Bearer ab-admin-token-0123456789" \
+      -H 'Content-Type: application/json' --data-binary @"$work/flags.json" \
+      "http://127.0.0.1:$port/v1/import?mode=replace" || { echo "seeding $port failed" >&2; exit 1; }
+  done
+fi
+echo "route $route ($path), $flags flags seeded"
 declare -A runs=([old]="" [new]="")
 for round in 1 2 3 4 5; do
   for side in old new; do
     port=18601; [ "$side" = new ] && port=18602
-    rps=$(taskset -c 1 wrk -t1 -c32 -d5s -s "$work/evaluate.lua" "http://127.0.0.1:$port" \
+    rps=$(taskset -c 1 wrk -t1 -c32 -d5s -s "$work/load.lua" "http://127.0.0.1:$port" \
       | awk '/Requests\/sec/ {print $2}')
     echo "round $round $side $rps req/s"
     runs[$side]+="$rps "

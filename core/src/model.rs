@@ -418,6 +418,9 @@ fn index_of(flags: &Flags) -> Arc<Index> {
 /// What one commit changed, in the order it changed it: flags written or deleted (the last
 /// change to a key wins), and the global kill switch when it changed.
 /// [`Snapshot::with_changes`] applies it.
+///
+/// On the wire (a stream event's `changes`): `{"flags": [written flags, by key],
+/// "deleted": [keys], "global_kill_switch": {...}}`, the last only when it changed.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Delta {
     flags: HashMap<String, Option<Flag>>,
@@ -443,6 +446,76 @@ impl Delta {
     /// The flags written or deleted: `(key, None)` for a deletion.
     pub fn flags(&self) -> impl Iterator<Item = (&str, Option<&Flag>)> {
         self.flags.iter().map(|(k, f)| (k.as_str(), f.as_ref()))
+    }
+
+    /// How many flags it writes or deletes.
+    pub fn len(&self) -> usize {
+        self.flags.len()
+    }
+
+    /// True when it changes no flag (perhaps only the global kill switch).
+    pub fn is_empty(&self) -> bool {
+        self.flags.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+struct DeltaOut<'a> {
+    flags: Vec<&'a Flag>,
+    deleted: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    global_kill_switch: Option<&'a KillSwitch>,
+}
+
+#[derive(Deserialize)]
+struct DeltaIn {
+    #[serde(default)]
+    flags: Vec<Flag>,
+    #[serde(default)]
+    deleted: Vec<String>,
+    #[serde(default)]
+    global_kill_switch: Option<KillSwitch>,
+}
+
+impl Serialize for Delta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut flags: Vec<&Flag> = self.flags.values().flatten().collect();
+        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let mut deleted: Vec<&str> = self
+            .flags
+            .iter()
+            .filter(|(_, f)| f.is_none())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        deleted.sort_unstable();
+        DeltaOut {
+            flags,
+            deleted,
+            global_kill_switch: self.global_kill_switch.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Delta {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = DeltaIn::deserialize(d)?;
+        let mut delta = Delta::default();
+        for key in &wire.deleted {
+            delta.delete(key);
+        }
+        for flag in wire.flags {
+            if delta.flags.contains_key(&flag.key) {
+                return Err(serde::de::Error::custom(
+                    "a flag is both written and deleted, or written twice",
+                ));
+            }
+            delta.put(flag);
+        }
+        if let Some(switch) = wire.global_kill_switch {
+            delta.set_global_kill_switch(switch);
+        }
+        Ok(delta)
     }
 }
 
@@ -724,6 +797,24 @@ mod tests {
         assert_eq!(next.position("d"), Some(2));
         assert!(Arc::ptr_eq(&after.flags[1], &next.flags[1]));
         assert_eq!(next.get("a"), None);
+    }
+
+    #[test]
+    fn a_delta_round_trips_on_the_wire() {
+        let mut delta = Delta::default();
+        delta.put(Flag::new("b"));
+        delta.put(Flag::new("a"));
+        delta.delete("z");
+        let json = serde_json::to_value(&delta).unwrap();
+        assert_eq!(json["flags"][0]["key"], "a");
+        assert_eq!(json["deleted"], serde_json::json!(["z"]));
+        assert!(json.get("global_kill_switch").is_none());
+        assert_eq!(serde_json::from_value::<Delta>(json).unwrap(), delta);
+        delta.set_global_kill_switch(KillSwitch::default());
+        let back: Delta = serde_json::from_str(&serde_json::to_string(&delta).unwrap()).unwrap();
+        assert_eq!(back, delta);
+        let twice = r#"{"flags":[{"key":"a"}],"deleted":["a"]}"#;
+        assert!(serde_json::from_str::<Delta>(twice).is_err());
     }
 
     #[test]

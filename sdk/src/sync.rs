@@ -8,6 +8,10 @@
 //! that this app serves a change. A fetch behind a load balancer may land on an instance
 //! that lags the one that announced the version: it is retried until the announced version
 //! (or a later one) is loaded.
+//!
+//! An event may carry the change itself (`base` and `changes`): a client holding version
+//! `base` applies it at once, then fetches conditionally on the new version as usual (a 304:
+//! no snapshot is sent, and the server's fleet view learns what the client serves).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,17 +171,63 @@ async fn follow_stream(
         if event.event != "snapshot" {
             continue;
         }
-        let announced = serde_json::from_str::<serde_json::Value>(&event.data)
-            .ok()
-            .and_then(|v| v["version"].as_u64());
+        let announcement = serde_json::from_str::<Announcement>(&event.data).ok();
+        let announced = announcement.as_ref().and_then(|a| a.version);
+        let applied = announcement.is_some_and(|a| apply(shared, etag, a));
         let behind = match (announced, shared.version()) {
             (Some(new), Some(have)) => new > have || *shared.status.borrow() != Status::Ready,
             _ => true,
         };
-        if behind {
+        // After a change applied here, the fetch is the acknowledgement (a 304 unless the
+        // server has moved on).
+        if behind || applied {
             catch_up(shared, http, etag, instance.as_deref(), announced).await;
         }
     }
+}
+
+/// A stream event's data: the new version, and the change from `base` when it carries one.
+#[derive(serde::Deserialize)]
+struct Announcement {
+    version: Option<u64>,
+    base: Option<u64>,
+    changes: Option<switchyard_core::Delta>,
+}
+
+/// Applies the change `announcement` carries when this client serves the server's version it
+/// was made from; true if it did.
+fn apply(shared: &Shared, etag: &mut Option<String>, announcement: Announcement) -> bool {
+    let (Some(version), Some(base), Some(changes)) = (
+        announcement.version,
+        announcement.base,
+        announcement.changes,
+    ) else {
+        return false;
+    };
+    let Some(served) = shared.snapshot.load_full() else {
+        return false;
+    };
+    let current = &served.snapshot;
+    if current.version != base || base == 0 || *shared.status.borrow() != Status::Ready {
+        return false;
+    }
+    let next = current.with_changes(version, changes);
+    // The server's ETag for that version, so the fetch that follows is conditional on it.
+    *etag = Some(format!("\"v{version}\""));
+    if let Some(path) = shared.config.persist_path.clone() {
+        match serde_json::to_vec(&next) {
+            Ok(body) => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = bootstrap::persist(&path, &body) {
+                        tracing::warn!(error = %e, "could not persist the snapshot");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "could not serialise the snapshot to persist"),
+        }
+    }
+    shared.install(next, Status::Ready);
+    true
 }
 
 /// How many times a fetch that returned an older version than the one announced is retried,

@@ -39,6 +39,20 @@ pub struct Published {
     pub max_flag_version: u64,
     /// How many flags have their kill switch on.
     pub killed: usize,
+    /// When this snapshot was made in place: the version it was made from and the change,
+    /// which streams send to SDKs that hold that version (`api::stream`).
+    pub change: Option<Change>,
+}
+
+/// What made a snapshot from the one before it.
+pub struct Change {
+    /// The version it was made from.
+    pub base: u64,
+    /// What changed.
+    pub delta: Delta,
+    /// The stream event that carries it, serialised once by the first stream that sends it
+    /// (`None`: too large to carry; streams announce the version instead).
+    pub event: OnceLock<Option<Bytes>>,
 }
 
 impl Published {
@@ -66,6 +80,7 @@ impl Published {
             body: OnceLock::new(),
             max_flag_version,
             killed,
+            change: None,
         }
     }
 
@@ -82,11 +97,19 @@ impl Published {
                 max_flag_version = max_flag_version.max(flag.version);
             }
         }
-        Published::of(
-            before.with_changes(revision, delta),
-            max_flag_version,
-            killed,
-        )
+        let change = Change {
+            base: before.version,
+            delta: delta.clone(),
+            event: OnceLock::new(),
+        };
+        Published {
+            change: Some(change),
+            ..Published::of(
+                before.with_changes(revision, delta),
+                max_flag_version,
+                killed,
+            )
+        }
     }
 
     /// `GET /v1/snapshot`'s body, serialised by the first request that asks for it.

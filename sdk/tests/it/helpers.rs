@@ -99,6 +99,23 @@ impl Server {
         .await;
     }
 
+    /// `switchyard_http_requests_total` for `GET /v1/snapshot` answered `status`.
+    pub async fn snapshot_answers(&self, status: u16) -> u64 {
+        let metrics = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let status = format!("status=\"{status}\"");
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("switchyard_http_requests_total{"))
+            .filter(|l| l.contains("route=\"/v1/snapshot\"") && l.contains(&status))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     pub async fn kill_global(&self, active: bool) {
         let body = json!({"active": active, "reason": "test"});
         self.admin(reqwest::Method::POST, "/v1/kill-switch", body)

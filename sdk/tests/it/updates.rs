@@ -53,6 +53,63 @@ async fn initial_load_live_changes_and_kill_switches() {
     client.shutdown().await;
 }
 
+/// A change made in place on the instance travels in the stream event itself: the client
+/// applies it without fetching the snapshot again, and acknowledges it with a conditional
+/// fetch the server answers 304.
+#[tokio::test]
+async fn a_change_carried_by_the_stream_is_applied_without_fetching_the_snapshot() {
+    let server = Server::start().await;
+    server
+        .create("f", json!({"enabled": true, "rollout_percentage": 0}))
+        .await;
+    server.create("g", json!({"enabled": true})).await;
+    let client = ready_client(&server.base).await;
+    let ctx = Context::new().user("u");
+    // Settled: the stream's first event is answered by one fetch.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (full, acks) = (
+        server.snapshot_answers(200).await,
+        server.snapshot_answers(304).await,
+    );
+
+    server.patch("f", json!({"rollout_percentage": 100})).await;
+    eventually("the rollout change", || client.is_enabled("f", &ctx)).await;
+    server.kill_flag("g", true).await;
+    eventually("g's kill switch", || {
+        client.evaluate("g", &ctx).reason == Reason::KillSwitch
+    })
+    .await;
+    server.kill_global(true).await;
+    eventually("the global kill switch", || {
+        client.evaluate("f", &ctx).reason == Reason::GlobalKillSwitch
+    })
+    .await;
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/v1/flags/g", server.base))
+        .bearer_auth(crate::helpers::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    server.kill_global(false).await;
+    eventually("g deleted, the kill switch off", || {
+        client.evaluate("g", &ctx).reason == Reason::FlagNotFound && client.is_enabled("f", &ctx)
+    })
+    .await;
+    // Every acknowledgement is in before the counts are read.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server.snapshot_answers(200).await,
+        full,
+        "no snapshot was sent again"
+    );
+    assert!(
+        server.snapshot_answers(304).await >= acks + 5,
+        "each change was acknowledged"
+    );
+    client.shutdown().await;
+}
+
 #[tokio::test]
 async fn keeps_serving_through_an_outage_and_catches_up() {
     let mut server = Server::start().await;

@@ -1,7 +1,12 @@
 //! `GET /v1/stream`: server-sent events that tell SDKs the snapshot changed. On connect and on
 //! every change an `event: snapshot` carries the new version (`data: {"version": N}`); the SDK
-//! then fetches `/v1/snapshot` with its ETag. Comments (`: heartbeat`) keep idle connections
-//! alive and let clients notice a dead one.
+//! then fetches `/v1/snapshot` with its ETag. When this instance made version N in place from
+//! the version the stream last announced, the event carries the change itself
+//! (`{"version": N, "base": B, "changes": {...}}`, up to [`MAX_CHANGE_BYTES`]): an SDK holding
+//! version B applies it at once, and its fetch, conditional on version N, is answered 304,
+//! so a change does not send every SDK the whole snapshot (and the fetch still tells the
+//! fleet view what the SDK serves). Comments (`: heartbeat`) keep idle connections alive and
+//! let clients notice a dead one.
 //!
 //! An SDK that names itself (`X-Switchyard-Client`, SPEC §10) is listed in this instance's
 //! heartbeat while its stream is open, at the version it sends as `Last-Event-ID` and then
@@ -18,7 +23,7 @@ use tokio::sync::watch;
 use super::{client_header, resource};
 use crate::auth::{Auth, Caller, Sdk};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Published};
 
 /// Registers the stream route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -63,8 +68,36 @@ fn snapshot_event(version: u64) -> Bytes {
     ))
 }
 
+/// The largest change an event carries; beyond it (a large import, say) the event announces
+/// the version only, and SDKs fetch the snapshot.
+pub const MAX_CHANGE_BYTES: usize = 64 * 1024;
+
+/// `published`'s event for a stream that last announced version `sent`: the change itself
+/// when it was made from that version, else the version.
+fn event_for(published: &Published, sent: Option<u64>) -> Bytes {
+    let version = published.snapshot.version;
+    let carried = published.change.as_ref().filter(|c| Some(c.base) == sent);
+    let event = carried.and_then(|change| {
+        change
+            .event
+            .get_or_init(|| {
+                let changes = serde_json::to_string(&change.delta).ok()?;
+                (changes.len() <= MAX_CHANGE_BYTES).then(|| {
+                    Bytes::from(format!(
+                        "event: snapshot\nid: {version}\ndata: {{\"version\":{version},\"base\":{},\"changes\":{changes}}}\n\n",
+                        change.base
+                    ))
+                })
+            })
+            .clone()
+    });
+    event.unwrap_or_else(|| snapshot_event(version))
+}
+
 struct Feed {
     changes: watch::Receiver<u64>,
+    /// The version this stream last announced.
+    sent: Option<u64>,
     tokens: watch::Receiver<u64>,
     stopping: watch::Receiver<bool>,
     heartbeat: tokio::time::Interval,
@@ -94,6 +127,7 @@ async fn stream(
     }
     let feed = Feed {
         changes: state.versions.subscribe(),
+        sent: None,
         tokens: state.tokens.changes(),
         stopping: state.stopping.subscribe(),
         heartbeat: tokio::time::interval_at(start, every),
@@ -107,7 +141,9 @@ async fn stream(
     let events = futures_util::stream::unfold(feed, |mut feed| async move {
         if !feed.announced {
             feed.announced = true;
-            let version = *feed.changes.borrow_and_update();
+            feed.changes.borrow_and_update();
+            let version = feed.slot.state.published().snapshot.version;
+            feed.sent = Some(version);
             return Some((Ok::<_, actix_web::Error>(snapshot_event(version)), feed));
         }
         loop {
@@ -126,7 +162,18 @@ async fn stream(
                     }
                 }
                 changed = feed.changes.changed() => match changed {
-                    Ok(()) => Next::Send(snapshot_event(*feed.changes.borrow_and_update())),
+                    Ok(()) => {
+                        feed.changes.borrow_and_update();
+                        let published = feed.slot.state.published();
+                        let version = published.snapshot.version;
+                        if feed.sent == Some(version) {
+                            Next::Recheck
+                        } else {
+                            let event = event_for(&published, feed.sent);
+                            feed.sent = Some(version);
+                            Next::Send(event)
+                        }
+                    }
                     Err(_) => Next::End,
                 },
                 _ = feed.heartbeat.tick() => Next::Send(Bytes::from_static(b": heartbeat\n\n")),

@@ -1,5 +1,5 @@
 //! `/v1/stream` under pressure (SPEC §6): a cap of open streams per token with a clear 429,
-//! and a revoked token's streams closed on every instance.
+//! and a revoked token's streams closed on every instance; what an event carries.
 
 use std::time::Duration;
 
@@ -146,4 +146,79 @@ async fn a_revoked_token_loses_its_streams_and_requests_on_every_instance() {
             .await
             .contains("switchyard_stream_revocations_total 1")
     );
+}
+
+/// The data of the next event on `events` (heartbeats skipped), within 5 s.
+async fn next_data(
+    events: &mut (impl futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Unpin),
+    pending: &mut String,
+) -> serde_json::Value {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    return serde_json::from_str(data).expect("event data is JSON");
+                }
+            }
+            let chunk = events.next().await.expect("the stream is open").unwrap();
+            pending.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    })
+    .await
+    .expect("an event within 5 s")
+}
+
+#[tokio::test]
+async fn an_event_carries_a_change_made_here_and_only_announces_a_reload() {
+    let app = spawn_with(|_| {}).await;
+    app.create("f", json!({"enabled": true})).await;
+    let mut events = open(&app, SDK).await.bytes_stream();
+    let mut pending = String::new();
+    let first = next_data(&mut events, &mut pending).await;
+    let v0 = first["version"].as_u64().unwrap();
+    assert_eq!(first, json!({"version": v0}));
+
+    app.call(
+        Method::PATCH,
+        "/v1/flags/f",
+        Some(ADMIN),
+        Some(json!({"rollout_percentage": 30})),
+    )
+    .await;
+    let change = next_data(&mut events, &mut pending).await;
+    assert_eq!(change["version"], v0 + 1);
+    assert_eq!(change["base"], v0);
+    assert_eq!(change["changes"]["flags"][0]["key"], "f");
+    assert_eq!(change["changes"]["flags"][0]["rollout_percentage"], 30);
+    assert_eq!(change["changes"]["deleted"], json!([]));
+
+    // A token changes no flag: the instance reloads, and the event names the version only.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            Some(ADMIN),
+            Some(json!({"name": "t", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        next_data(&mut events, &mut pending).await,
+        json!({"version": v0 + 2})
+    );
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/v1/kill-switch",
+            Some(ADMIN),
+            Some(json!({"active": true, "reason": "r"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let change = next_data(&mut events, &mut pending).await;
+    assert_eq!(change["base"], v0 + 2);
+    assert_eq!(change["changes"]["global_kill_switch"]["active"], true);
+    assert_eq!(change["changes"]["flags"], json!([]));
 }
