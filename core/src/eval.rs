@@ -18,7 +18,12 @@ pub fn evaluate(snapshot: &Snapshot, key: &str, ctx: &Context<'_>) -> Decision {
 /// [`evaluate`] for the flag at `index` in `snapshot` (from [`Snapshot::position`]; `None`:
 /// unknown), for callers that also want the index (the SDK counts exposures by it).
 pub fn evaluate_at(snapshot: &Snapshot, index: Option<usize>, ctx: &Context<'_>) -> Decision {
-    let flag = index.and_then(|i| snapshot.flag_at(i));
+    evaluate_found(snapshot, index.and_then(|i| snapshot.flag_at(i)), ctx)
+}
+
+/// [`evaluate`] for a flag of `snapshot` already in hand (`None`: unknown), for callers that
+/// walk the snapshot's flags (bulk evaluation).
+pub fn evaluate_found(snapshot: &Snapshot, flag: Option<&Flag>, ctx: &Context<'_>) -> Decision {
     if snapshot.global_kill_switch.active {
         return Decision::new(false, Reason::GlobalKillSwitch, flag.map(|f| f.version));
     }

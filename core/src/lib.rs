@@ -29,7 +29,7 @@ pub mod role;
 pub mod validate;
 
 pub use bucket::bucket;
-pub use eval::{evaluate, evaluate_at, evaluate_flag};
+pub use eval::{evaluate, evaluate_at, evaluate_flag, evaluate_found};
 pub use model::{
     Context, Decision, Delta, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot,
     Variant, Whitelist,

@@ -58,9 +58,9 @@ pub fn evaluate_all<'s>(
     snapshot: &'s Snapshot,
     ctx: &'s Context<'_>,
 ) -> impl ExactSizeIterator<Item = (&'s switchyard_core::Flag, Decision)> {
-    snapshot.flags().enumerate().map(|(i, flag)| {
-        // By position: the flag is known, no need to look its key up again.
-        let decision = switchyard_core::evaluate_at(snapshot, Some(i), ctx);
+    snapshot.flags().map(|flag| {
+        // The flag is in hand: no need to look it up again.
+        let decision = switchyard_core::evaluate_found(snapshot, Some(flag), ctx);
         state.metrics.count_decision(decision.reason);
         (flag, decision)
     })

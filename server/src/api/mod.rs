@@ -319,9 +319,13 @@ pub fn bulk_etag(version: u64, ctx: &Context<'_>) -> String {
     hasher.update([0]);
     if let Some(market) = &ctx.market {
         hasher.update(b"m");
-        // Markets compare case-insensitively: hash them upper-cased, without a copy.
-        for byte in market.bytes() {
-            hasher.update([byte.to_ascii_uppercase()]);
+        // Markets compare case-insensitively: hashed upper-cased, through a stack buffer.
+        for chunk in market.as_bytes().chunks(32) {
+            let mut upper = [0u8; 32];
+            for (to, from) in upper.iter_mut().zip(chunk) {
+                *to = from.to_ascii_uppercase();
+            }
+            hasher.update(&upper[..chunk.len()]);
         }
     }
     let digest = hasher.finalize();
