@@ -416,6 +416,13 @@ impl Metrics {
         self.decisions.of(reason).inc();
     }
 
+    /// Counts `n` decisions with one reason (a bulk evaluation adds its counts once each).
+    pub fn count_decisions(&self, reason: Reason, n: u64) {
+        if n > 0 {
+            self.decisions.of(reason).inc_by(n);
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let seen = crate::logging::malformed_requests();

@@ -52,18 +52,61 @@ async fn evaluate(
     Ok(json_bytes(out))
 }
 
-/// Every flag's decision for one context, sorted by key.
+/// Every flag's decision for one context, sorted by key. The decisions are counted by
+/// reason as they go, and added to the metrics once per reason when the walk is dropped (a
+/// shared atomic add per flag was a tenth of a bulk answer over 1,000 flags).
 pub fn evaluate_all<'s>(
     state: &'s AppState,
     snapshot: &'s Snapshot,
     ctx: &'s Context<'_>,
 ) -> impl ExactSizeIterator<Item = (&'s switchyard_core::Flag, Decision)> {
-    snapshot.flags().map(|flag| {
+    let decisions = snapshot.flags().map(|flag| {
         // The flag is in hand: no need to look it up again.
-        let decision = switchyard_core::evaluate_found(snapshot, Some(flag), ctx);
-        state.metrics.count_decision(decision.reason);
-        (flag, decision)
-    })
+        (
+            flag,
+            switchyard_core::evaluate_found(snapshot, Some(flag), ctx),
+        )
+    });
+    Counted {
+        decisions,
+        counts: [0; Reason::ALL.len()],
+        metrics: &state.metrics,
+    }
+}
+
+/// Decisions, counted by reason on the way through.
+struct Counted<'s, I> {
+    decisions: I,
+    counts: [u64; Reason::ALL.len()],
+    metrics: &'s crate::metrics::Metrics,
+}
+
+impl<'s, I: Iterator<Item = (&'s switchyard_core::Flag, Decision)>> Iterator for Counted<'s, I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.decisions.next()?;
+        self.counts[item.1.reason as usize] += 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.decisions.size_hint()
+    }
+}
+
+impl<'s, I: ExactSizeIterator<Item = (&'s switchyard_core::Flag, Decision)>> ExactSizeIterator
+    for Counted<'s, I>
+{
+}
+
+impl<I> Drop for Counted<'_, I> {
+    fn drop(&mut self) {
+        for reason in Reason::ALL {
+            self.metrics
+                .count_decisions(reason, self.counts[reason as usize]);
+        }
+    }
 }
 
 async fn evaluate_bulk(
