@@ -395,7 +395,7 @@ pub struct Snapshot {
 type Flags = rpds::VectorSync<Arc<Flag>>;
 
 /// `flags`, sorted by key, as a trie.
-fn laid_out(mut flags: Vec<Arc<Flag>>) -> Flags {
+fn sorted_trie(mut flags: Vec<Arc<Flag>>) -> Flags {
     flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     let mut trie = Flags::new_sync();
     for flag in flags {
@@ -528,7 +528,13 @@ impl Snapshot {
         flags: impl IntoIterator<Item = Flag>,
     ) -> Self {
         let by_key: HashMap<String, Flag> = flags.into_iter().map(|f| (f.key.clone(), f)).collect();
-        let flags = laid_out(by_key.into_values().map(Arc::new).collect());
+        let shared = by_key.into_values().map(Arc::new).collect();
+        Snapshot::laid_out(version, global_kill_switch, shared)
+    }
+
+    /// A snapshot of `flags` (keys unique), sorted and indexed.
+    fn laid_out(version: u64, global_kill_switch: KillSwitch, flags: Vec<Arc<Flag>>) -> Self {
+        let flags = sorted_trie(flags);
         let index = index_of(&flags);
         Snapshot {
             version,
@@ -539,9 +545,9 @@ impl Snapshot {
     }
 
     /// This snapshot with `changes` applied, as `version`: the same as building a snapshot of
-    /// the changed flag set, at a cost that grows with the flags changed. Unchanged flags are
-    /// shared, not copied (one pointer each is), and the index is shared too unless a key
-    /// came or went. When `changes` puts or deletes one key twice, the last change wins.
+    /// the changed flag set. Unchanged flags are shared, not copied; when no key comes or
+    /// goes the index is shared too and each changed flag costs one path of the trie, so the
+    /// cost grows with the flags changed (and the log of the flags held). When `changes` puts or deletes one key twice, the last change wins.
     pub fn with_changes(&self, version: u64, changes: Delta) -> Snapshot {
         let global_kill_switch = changes
             .global_kill_switch
@@ -573,14 +579,7 @@ impl Snapshot {
             .cloned()
             .collect();
         all.extend(changed.into_values().flatten().map(Arc::new));
-        let flags = laid_out(all);
-        let index = index_of(&flags);
-        Snapshot {
-            version,
-            global_kill_switch,
-            flags,
-            index,
-        }
+        Snapshot::laid_out(version, global_kill_switch, all)
     }
 
     /// A snapshot of a backup, e.g. an SDK's bootstrap data.
