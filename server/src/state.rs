@@ -22,7 +22,7 @@ use crate::notify::Notifier;
 use crate::plans::guards::Guards;
 use crate::store::{
     Ack, AuditEntry, AuditQuery, BeatReply, Fleet, Heartbeat, ImpactDelta, ImpactSums, Loaded,
-    Store, StoreError, TokenRecord,
+    Partial, Store, StoreError, TokenRecord, Told,
 };
 use crate::tokens::{Caller, Tokens};
 
@@ -162,6 +162,14 @@ impl Reads<'_> {
     /// The store's signal that data may have changed elsewhere.
     pub fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         self.0.changes()
+    }
+    /// What the commit that made `revision` changed, if the store told.
+    pub fn told(&self, revision: u64) -> Option<Told> {
+        self.0.told(revision)
+    }
+    /// Some flags and the kill switch, at one revision.
+    pub async fn load_some(&self, keys: &[String]) -> Result<Partial, StoreError> {
+        self.0.load_some(keys).await
     }
 }
 

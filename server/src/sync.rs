@@ -10,7 +10,7 @@ use switchyard_core::Delta;
 
 use crate::changes::Follow;
 use crate::state::{AppState, Published};
-use crate::store::StoreError;
+use crate::store::{StoreError, Told};
 
 /// Loads flags and tokens from the store and publishes them if they are newer. A store that
 /// comes back older than what this instance served (SPEC §6) is first moved past it, so its
@@ -73,12 +73,23 @@ async fn refresh_locked(state: &AppState) -> Result<(), StoreError> {
     result
 }
 
-/// One reconcile: refresh when the store's revision differs from the served one.
+/// One reconcile: refresh when the store's revision differs from the served one. When it is
+/// the next revision and the store told what that commit changed (another instance's
+/// write, on Redis), only those flags are read and applied in place.
 pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
     match state.store().revision().await {
         Ok(revision) if state.is_loaded() && revision == state.published().snapshot.version => {
             state.set_store_health(None);
             Ok(())
+        }
+        Ok(revision)
+            if state.is_loaded()
+                && state.published().snapshot.version.checked_add(1) == Some(revision) =>
+        {
+            match state.store().told(revision) {
+                Some(told) => follow_told(state, revision, told).await,
+                None => refresh(state).await,
+            }
         }
         Ok(_) => refresh(state).await,
         Err(e) => {
@@ -86,6 +97,32 @@ pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
             Err(e)
         }
     }
+}
+
+/// Serves revision `revision` of another instance's commit, reading just the flags `told`
+/// names (a full refresh if the store moved on meanwhile).
+async fn follow_told(state: &AppState, revision: u64, told: Told) -> Result<(), StoreError> {
+    let partial = match state.store().load_some(&told.keys).await {
+        Ok(partial) => partial,
+        Err(e) => {
+            state.set_store_health(Some(e.to_string()));
+            return Err(e);
+        }
+    };
+    if partial.revision != revision {
+        return refresh(state).await;
+    }
+    let mut delta = Delta::default();
+    for (key, flag) in partial.flags {
+        match flag {
+            Some(flag) => delta.put(flag),
+            None => delta.delete(&key),
+        }
+    }
+    if told.kill_switch {
+        delta.set_global_kill_switch(partial.global_kill_switch);
+    }
+    apply(state, revision, delta).await
 }
 
 /// How often an instance retries while it has no snapshot yet or its store is failing: a

@@ -29,6 +29,27 @@ pub struct Loaded {
     pub flags: Vec<Flag>,
 }
 
+/// What the commit that made a revision changed, as another instance was told of it: the
+/// flags written or deleted, and whether the global kill switch changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Told {
+    /// Keys of the flags written or deleted.
+    pub keys: Vec<String>,
+    /// True when the global kill switch changed.
+    pub kill_switch: bool,
+}
+
+/// Some flags and the kill switch, read at one revision ([`Store::load_some`]).
+#[derive(Clone, Debug, Default)]
+pub struct Partial {
+    /// The revision they were read at.
+    pub revision: u64,
+    /// The global kill switch.
+    pub global_kill_switch: KillSwitch,
+    /// Each key asked for, with its flag (`None`: there is none).
+    pub flags: Vec<(String, Option<Flag>)>,
+}
+
 /// One change inside a [`Commit`].
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -234,5 +255,25 @@ pub trait Store: Send + Sync + 'static {
     /// only this instance writes.
     fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
+    }
+    /// What the commit that made `revision` changed, when the store told this instance
+    /// (Redis's change announcements); `None` when it is not known.
+    fn told(&self, _revision: u64) -> Option<Told> {
+        None
+    }
+    /// The flags `keys` and the kill switch at one revision. By default read from a whole
+    /// [`Store::load`]; a store that implements [`Store::told`] reads just those.
+    async fn load_some(&self, keys: &[String]) -> Result<Partial, StoreError> {
+        let loaded = self.load().await?;
+        let mut by_key: std::collections::HashMap<String, Flag> = loaded
+            .flags
+            .into_iter()
+            .map(|f| (f.key.clone(), f))
+            .collect();
+        Ok(Partial {
+            revision: loaded.revision,
+            global_kill_switch: loaded.global_kill_switch,
+            flags: keys.iter().map(|k| (k.clone(), by_key.remove(k))).collect(),
+        })
     }
 }

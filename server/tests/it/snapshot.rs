@@ -1,10 +1,13 @@
 //! The served snapshot after a write: made in place from the one before and the commit's
-//! changes, and identical to what a fresh load of the store gives.
+//! changes, on the instance that wrote and (on Redis) on the others, and identical to what a
+//! fresh load of the store gives.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN, SDK, TestApp, spawn_app};
+use crate::redis::{eventually, instances_reconciling, snapshot_version};
+use switchyard_testkit::redis::RedisServer;
 
 /// `switchyard_snapshot_builds_total{how}`.
 async fn builds(app: &TestApp, how: &str) -> u64 {
@@ -28,20 +31,31 @@ async fn served_and_stored(app: &TestApp) -> (Value, Value) {
     (parts(&served), parts(&stored))
 }
 
-#[tokio::test]
-async fn every_kind_of_write_is_served_in_place_exactly_as_a_fresh_load_serves_it() {
-    let app = spawn_app().await;
-    for key in ["b", "d", "f"] {
-        app.create(key, json!({"enabled": true, "rollout_percentage": 50}))
-            .await;
+/// Makes each write on `writer`; after each, once `reader` serves the writer's version,
+/// checks that what `reader` serves equals a fresh load of the store.
+async fn write_and_check(writer: &TestApp, reader: &TestApp, writes: Vec<(Method, &str, Value)>) {
+    for (method, path, body) in writes {
+        let body = (!body.is_null()).then_some(body);
+        let (status, answer) = writer.call(method.clone(), path, Some(ADMIN), body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        eventually("the reader serves the write", || async {
+            snapshot_version(reader).await == snapshot_version(writer).await
+        })
+        .await;
+        let (served, stored) = served_and_stored(reader).await;
+        assert_eq!(served, stored, "after {method} {path}");
     }
-    let full_before = builds(&app, "full").await;
-    let in_place_before = builds(&app, "in_place").await;
+}
+
+/// One write of every kind: PATCH, PUT (create), a flag's kill switch on and off, the global
+/// kill switch on and off, a delete, a merging import and a replacing one (which leaves
+/// flags `b` and `c`).
+fn every_kind_of_write() -> Vec<(Method, &'static str, Value)> {
     let backup = json!({"format": 1, "flags": [
         {"key": "b", "enabled": true, "rollout_percentage": 10},
         {"key": "c", "enabled": false, "markets": ["fr"], "whitelist": ["u1", "u2"]},
     ]});
-    let writes: Vec<(Method, &str, Value)> = vec![
+    vec![
         (
             Method::PATCH,
             "/v1/flags/b",
@@ -64,15 +78,21 @@ async fn every_kind_of_write_is_served_in_place_exactly_as_a_fresh_load_serves_i
         (Method::POST, "/v1/import?mode=merge", backup.clone()),
         (Method::POST, "/v1/flags/d/kill", json!({"active": false})),
         (Method::POST, "/v1/import", backup),
-    ];
-    let count = writes.len() as u64;
-    for (method, path, body) in writes {
-        let body = (!body.is_null()).then_some(body);
-        let (status, answer) = app.call(method.clone(), path, Some(ADMIN), body).await;
-        assert!(status.is_success(), "{method} {path}: {status} {answer}");
-        let (served, stored) = served_and_stored(&app).await;
-        assert_eq!(served, stored, "after {method} {path}");
+    ]
+}
+
+#[tokio::test]
+async fn every_kind_of_write_is_served_in_place_exactly_as_a_fresh_load_serves_it() {
+    let app = spawn_app().await;
+    for key in ["b", "d", "f"] {
+        app.create(key, json!({"enabled": true, "rollout_percentage": 50}))
+            .await;
     }
+    let full_before = builds(&app, "full").await;
+    let in_place_before = builds(&app, "in_place").await;
+    let writes = every_kind_of_write();
+    let count = writes.len() as u64;
+    write_and_check(&app, &app, writes).await;
     assert_eq!(builds(&app, "in_place").await - in_place_before, count);
     assert_eq!(builds(&app, "full").await, full_before);
     // A replacing import left exactly the backup's flags.
@@ -96,4 +116,23 @@ async fn every_kind_of_write_is_served_in_place_exactly_as_a_fresh_load_serves_i
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(builds(&app, "full").await, full_before + 1);
+}
+
+#[tokio::test]
+async fn another_instance_reads_only_what_a_commit_changed_and_serves_it_in_place() {
+    let redis = RedisServer::start();
+    // A reconcile interval of an hour: every change below reaches `b` through pub/sub.
+    let apps = instances_reconciling(&redis, "told", 2, 3600).await;
+    let (a, b) = (&apps[0], &apps[1]);
+    for key in ["b", "d", "f"] {
+        a.create(key, json!({"enabled": true, "rollout_percentage": 50}))
+            .await;
+    }
+    let caught_up = || async { snapshot_version(b).await == snapshot_version(a).await };
+    eventually("b serves a's flags", caught_up).await;
+    let in_place_before = builds(b, "in_place").await;
+    let writes = every_kind_of_write();
+    let count = writes.len() as u64;
+    write_and_check(a, b, writes).await;
+    assert_eq!(builds(b, "in_place").await - in_place_before, count);
 }

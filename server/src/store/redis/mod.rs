@@ -14,6 +14,7 @@
 //! (`{p}`), so every key lives in one slot and each script runs whole on one node. How the
 //! store reaches Redis (one server, Sentinel, Cluster, TLS): see [`link`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,7 +40,7 @@ use self::scripts::{COMMIT_LUA, RAISE_LUA};
 use super::versions;
 use super::{
     Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit,
-    ImpactDelta, ImpactSums, Loaded, Store, StoreError, TokenRecord,
+    ImpactDelta, ImpactSums, Loaded, Partial, Store, StoreError, TokenRecord, Told,
 };
 
 /// How often a write refused at connection time is tried again (50 ms apart).
@@ -85,6 +86,31 @@ pub struct RedisStore {
     min_replicas_acked: u32,
     wait_timeout: Duration,
     changes: watch::Receiver<u64>,
+    /// The latest change announcements, newest last: what another instance's commit changed.
+    told: Arc<std::sync::Mutex<std::collections::VecDeque<(u64, Told)>>>,
+}
+
+/// How many announcements are remembered: enough for any burst a reconcile could be behind.
+const TOLD_KEPT: usize = 64;
+
+/// Reads `"REV K KEY,KEY..."` (K: 1 when the kill switch changed); a bare `"REV"` (tokens
+/// changed, or many keys) tells nothing.
+fn parse_told(message: &str) -> Option<(u64, Told)> {
+    let mut parts = message.splitn(3, ' ');
+    let revision = parts.next()?.parse().ok()?;
+    let kill_switch = match parts.next()? {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    let keys = parts
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Some((revision, Told { keys, kill_switch }))
 }
 
 fn unavailable(e: RedisError) -> StoreError {
@@ -131,7 +157,13 @@ impl RedisStore {
             prefix.to_owned()
         };
         let (notify, changes) = watch::channel(0);
-        tokio::spawn(subscribe(link.clone(), format!("{prefix}:changes"), notify));
+        let told = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        tokio::spawn(subscribe(
+            link.clone(),
+            format!("{prefix}:changes"),
+            notify,
+            told.clone(),
+        ));
         Ok(RedisStore {
             link,
             prefix,
@@ -142,6 +174,7 @@ impl RedisStore {
             min_replicas_acked: options.min_replicas_acked,
             wait_timeout: options.wait_timeout,
             changes,
+            told,
         })
     }
 
@@ -380,7 +413,12 @@ const RESUBSCRIBE_MAX: Duration = Duration::from_millis(250);
 /// Follows the change channel forever, re-subscribing after any failure with a growing
 /// backoff; bumps `notify` on every message and after every (re)subscription, so the
 /// instance resyncs whatever it missed. Ends when the store is dropped.
-async fn subscribe(link: Link, channel: String, notify: watch::Sender<u64>) {
+async fn subscribe(
+    link: Link,
+    channel: String,
+    notify: watch::Sender<u64>,
+    told: Arc<std::sync::Mutex<std::collections::VecDeque<(u64, Told)>>>,
+) {
     let mut backoff = Duration::from_millis(20);
     let mut attempt = 0usize;
     let bump = |notify: &watch::Sender<u64>| notify.send_modify(|n| *n = n.wrapping_add(1));
@@ -409,7 +447,17 @@ async fn subscribe(link: Link, channel: String, notify: watch::Sender<u64>) {
                 loop {
                     tokio::select! {
                         message = messages.next() => match message {
-                            Some(_) => bump(&notify),
+                            Some(message) => {
+                                let text: Option<String> = message.get_payload().ok();
+                                if let Some(announced) = text.as_deref().and_then(parse_told) {
+                                    let mut told = told.lock().unwrap_or_else(|p| p.into_inner());
+                                    if told.len() >= TOLD_KEPT {
+                                        told.pop_front();
+                                    }
+                                    told.push_back(announced);
+                                }
+                                bump(&notify);
+                            }
                             None => break,
                         },
                         _ = liveness.tick() => {
@@ -712,5 +760,65 @@ impl Store for RedisStore {
 
     fn changes(&self) -> Option<watch::Receiver<u64>> {
         Some(self.changes.clone())
+    }
+
+    fn told(&self, revision: u64) -> Option<Told> {
+        let told = self.told.lock().unwrap_or_else(|p| p.into_inner());
+        told.iter()
+            .rev()
+            .find(|(r, _)| *r == revision)
+            .map(|(_, t)| t.clone())
+    }
+
+    async fn load_some(&self, keys: &[String]) -> Result<Partial, StoreError> {
+        let mut conn = self.conn()?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .get(self.key("revision"))
+            .get(self.key("kill_switch"));
+        if !keys.is_empty() {
+            pipe.cmd("HMGET").arg(self.key("flags")).arg(keys);
+        }
+        let (revision, switch, flags): (Option<u64>, Option<String>, Vec<Option<String>>) =
+            if keys.is_empty() {
+                let (revision, switch): (Option<u64>, Option<String>) =
+                    pipe.query_async(&mut conn).await.map_err(unavailable)?;
+                (revision, switch, Vec::new())
+            } else {
+                pipe.query_async(&mut conn).await.map_err(unavailable)?
+            };
+        Ok(Partial {
+            revision: revision.unwrap_or(0),
+            global_kill_switch: match switch {
+                Some(raw) => decode(&raw)?,
+                None => KillSwitch::default(),
+            },
+            flags: keys
+                .iter()
+                .cloned()
+                .zip(flags)
+                .map(|(key, raw)| Ok((key, raw.as_deref().map(decode).transpose()?)))
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_tell_what_changed_or_nothing() {
+        let told = |keys: &[&str], kill_switch| Told {
+            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            kill_switch,
+        };
+        assert_eq!(parse_told("7 0 a,b"), Some((7, told(&["a", "b"], false))));
+        assert_eq!(parse_told("8 1 "), Some((8, told(&[], true))));
+        assert_eq!(parse_told("9 1"), Some((9, told(&[], true))));
+        // A bare revision (a token change, a raise, many keys) tells nothing.
+        assert_eq!(parse_told("10"), None);
+        assert_eq!(parse_told("x 0 a"), None);
+        assert_eq!(parse_told("11 2 a"), None);
     }
 }

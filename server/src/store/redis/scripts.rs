@@ -47,8 +47,17 @@ if last then
   local last_id = tonumber(string.match(last[1], '^(%d+)'))
   if last_id > seq then seq = last_id end
 end
+-- What the announcement names: the flags written or deleted, a kill switch or token change.
+local changed, kill, tok = {}, false, false
 for i = 0, n - 1 do
   local op, key, payload = arg(i, 0), arg(i, 1), arg(i, 3)
+  if op == 'put' or op == 'delete' then
+    changed[#changed + 1] = key
+  elseif op == 'kill' then
+    kill = true
+  else
+    tok = true
+  end
   if op == 'put' then
     redis.call('HSET', flags, key, payload)
     local version = string.format('%d', cjson.decode(payload)['version'])
@@ -97,7 +106,14 @@ for j = 0, m - 1 do
 end
 redis.call('SET', p .. ':audit:seq', string.format('%d', seq))
 local rev = redis.call('INCR', p .. ':revision')
-redis.call('PUBLISH', p .. ':changes', rev)
+-- "rev": what changed rides along (at most 64 keys), so other instances can read just that.
+local told = string.format('%d', rev)
+if not tok and #changed <= 64 then
+  local k = '0'
+  if kill then k = '1' end
+  told = told .. ' ' .. k .. ' ' .. table.concat(changed, ',')
+end
+redis.call('PUBLISH', p .. ':changes', told)
 return {'ok', string.format('%d', rev)}
 "#;
 
