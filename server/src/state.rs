@@ -311,11 +311,13 @@ impl AppState {
         let published = Arc::new(published);
         let replaced = self.published.swap(Arc::clone(&published));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let streaming = self.metrics.stream_clients.get() > 0;
+            // SDKs streaming will fetch a snapshot loaded whole (their event names only its
+            // version): serialised here, off the workers. One made in place reaches them in
+            // the event itself, and its body waits until someone asks.
+            let prebuild = published.change.is_none() && self.metrics.stream_clients.get() > 0;
             runtime.spawn_blocking(move || {
                 drop(replaced);
-                // The SDKs streaming will fetch it: serialised here, off the workers.
-                if streaming {
+                if prebuild {
                     published.body();
                 }
             });

@@ -441,6 +441,9 @@ async fn subscribe(
             let (mut sink, mut messages) = pubsub.split();
             if sink.subscribe(&channel).await.is_ok() {
                 tracing::info!(%channel, "subscribed to changes");
+                // Messages may have been missed, and the Redis behind may be another (a
+                // restart, a failover) whose revisions repeat old ones: forget what was told.
+                told.lock().unwrap_or_else(|p| p.into_inner()).clear();
                 backoff = Duration::from_millis(20);
                 bump(&notify);
                 let mut liveness = tokio::time::interval(LIVENESS);
