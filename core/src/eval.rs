@@ -71,7 +71,8 @@ pub fn evaluate_flag(flag: &Flag, ctx: &Context<'_>) -> Decision {
     if flag.rollout_percentage >= 100 {
         return decide(true, Reason::Rollout);
     }
-    let Some(user) = user else {
+    // Buckets are 1..=100: at 0 % nobody is inside, and no hash need say so.
+    let Some(user) = user.filter(|_| flag.rollout_percentage > 0) else {
         return decide(false, Reason::Rollout);
     };
     decide(

@@ -71,6 +71,16 @@ proptest! {
     }
 
     #[test]
+    fn bucket_is_the_reference_murmur3_of_the_joined_string(
+        group in ".{0,40}", user in ".{0,1100}"
+    ) {
+        // The murmur3 crate, hashing `group:user` as one string, is the reference.
+        let joined = format!("{group}:{user}");
+        let reference = murmur3::murmur3_32(&mut joined.as_bytes(), 0).unwrap() % 100 + 1;
+        prop_assert_eq!(bucket(&group, &user), reference);
+    }
+
+    #[test]
     fn raising_the_percentage_never_turns_a_user_off(
         group in "[a-z0-9]{1,12}", user in "[a-z0-9-]{1,24}", low in 0u32..=100, step in 0u32..=100,
     ) {
