@@ -139,9 +139,9 @@ impl Application {
             .disable_signals()
             .shutdown_timeout(SHUTDOWN_GRACE_SECS)
             .listen("switchyard", listener, move || {
-                let app = make_app()
-                    .into_factory()
-                    .map_err(|e: actix_web::Error| e.error_response());
+                // actix_web::Error turns into a response by itself: no map_err layer (a
+                // future of its own on every request).
+                let app = make_app().into_factory();
                 let http = HttpService::build()
                     .on_connect_ext(|_, ext| {
                         ext.insert(crate::auth::ConnectionToken::default());

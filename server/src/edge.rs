@@ -84,9 +84,11 @@ where
         }
         let hsts = state.as_ref().is_some_and(|s| s.settings.server.hsts);
         let headers = res.headers_mut();
+        // The console's pages set their own (still strict) policy; nothing else sets any of
+        // these, so only that one is looked for.
+        let own_policy = headers.contains_key(header::CONTENT_SECURITY_POLICY);
         for (name, value) in SECURITY_HEADERS.iter().chain(hsts.then_some(&HSTS)) {
-            // The console's pages set their own (still strict) policy.
-            if !headers.contains_key(name) {
+            if !(own_policy && name == header::CONTENT_SECURITY_POLICY) {
                 headers.insert(name.clone(), value.clone());
             }
         }

@@ -1,14 +1,15 @@
 //! The HTTP API, one module per area, each with its own `configure`; and what they share:
 //! the body extractor (size limit → 413), JSON parsing (→ 400), and ETag helpers.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
-use futures_util::StreamExt as _;
+use futures_util::Stream as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use switchyard_core::Context;
@@ -112,69 +113,117 @@ pub struct Body(pub web::Bytes);
 
 impl FromRequest for Body {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = futures_util::future::Either<Ready<Result<Self, ApiError>>, ReadBody>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use futures_util::future::Either;
         let limit = req.app_data::<BodyLimit>().map_or(0, |l| l.0);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let timeout = state
-            .as_ref()
-            .map_or(10, |s| s.settings.server.body_timeout_secs);
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared.is_some_and(|length| length > limit) {
-                return Err(ApiError::TooLarge(limit));
-            }
-            let read = async {
-                // A body that arrives in one chunk (most do) is kept as it came, uncopied.
-                let mut first: Option<web::Bytes> = None;
-                let mut joined: Option<web::BytesMut> = None;
-                while let Some(chunk) = payload.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::BadRequest(format!("could not read the request body: {e}"))
-                    })?;
-                    let so_far = first.as_ref().map_or(0, |b| b.len())
-                        + joined.as_ref().map_or(0, |b| b.len());
-                    if so_far + chunk.len() > limit {
-                        return Err(ApiError::TooLarge(limit));
-                    }
-                    match (&mut joined, first.take()) {
-                        (Some(body), _) => body.extend_from_slice(&chunk),
-                        (None, None) => first = Some(chunk),
-                        (None, Some(earlier)) => {
-                            let capacity = declared.unwrap_or(0).clamp(so_far, limit);
-                            let mut body = web::BytesMut::with_capacity(capacity + chunk.len());
-                            body.extend_from_slice(&earlier);
-                            body.extend_from_slice(&chunk);
-                            joined = Some(body);
-                        }
-                    }
-                }
-                Ok(Body(match (joined, first) {
-                    (Some(body), _) => body.freeze(),
-                    (None, first) => first.unwrap_or_default(),
-                }))
-            };
-            // Most bodies are already in the buffer: read them without arming a timer (one
-            // per request on the evaluation path otherwise). A body still on its way is
-            // bounded in time, whatever the token (408).
-            let mut read = std::pin::pin!(read);
-            if let Some(body) = futures_util::FutureExt::now_or_never(read.as_mut()) {
-                return body;
-            }
-            tokio::time::timeout(Duration::from_secs(timeout), read)
-                .await
-                .unwrap_or_else(|_| {
-                    if let Some(state) = &state {
-                        state.metrics.body_timeouts.inc();
-                    }
-                    Err(ApiError::BodyTimeout(timeout))
-                })
+        if declared.is_some_and(|length| length > limit) {
+            return Either::Left(ready(Err(ApiError::TooLarge(limit))));
+        }
+        Either::Right(ReadBody {
+            req: req.clone(),
+            payload: payload.take(),
+            limit,
+            declared,
+            first: None,
+            joined: None,
+            polled: false,
+            timer: None,
         })
+    }
+}
+
+/// Reads a [`Body`]: a future of its own rather than a boxed one, and no timer for a body
+/// that is already in the buffer (nearly every evaluation's).
+pub struct ReadBody {
+    req: HttpRequest,
+    payload: Payload,
+    limit: usize,
+    declared: Option<usize>,
+    /// A body that arrives in one chunk (most do) is kept as it came, uncopied.
+    first: Option<web::Bytes>,
+    joined: Option<web::BytesMut>,
+    /// Whether a poll has found the body incomplete already.
+    polled: bool,
+    /// Armed on the second poll that finds the body incomplete (408 when it fires).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ReadBody {
+    /// Adds `chunk` to what was read, or refuses a body over the limit.
+    fn add(&mut self, chunk: web::Bytes) -> Result<(), ApiError> {
+        let so_far = self.first.as_ref().map_or(0, |b| b.len())
+            + self.joined.as_ref().map_or(0, |b| b.len());
+        if so_far + chunk.len() > self.limit {
+            return Err(ApiError::TooLarge(self.limit));
+        }
+        match (&mut self.joined, self.first.take()) {
+            (Some(body), _) => body.extend_from_slice(&chunk),
+            (None, None) => self.first = Some(chunk),
+            (None, Some(earlier)) => {
+                let capacity = self.declared.unwrap_or(0).clamp(so_far, self.limit);
+                let mut body = web::BytesMut::with_capacity(capacity + chunk.len());
+                body.extend_from_slice(&earlier);
+                body.extend_from_slice(&chunk);
+                self.joined = Some(body);
+            }
+        }
+        Ok(())
+    }
+
+    /// The body read so far, whole.
+    fn take(&mut self) -> Body {
+        Body(match (self.joined.take(), self.first.take()) {
+            (Some(body), _) => body.freeze(),
+            (None, first) => first.unwrap_or_default(),
+        })
+    }
+}
+
+impl Future for ReadBody {
+    type Output = Result<Body, ApiError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            match Pin::new(&mut this.payload).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => this.add(chunk)?,
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Err(ApiError::BadRequest(format!(
+                        "could not read the request body: {e}"
+                    ))));
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(this.take())),
+                Poll::Pending => break,
+            }
+        }
+        // Still on its way. actix-http polls a handler once as soon as the head is parsed,
+        // before it hands over the body that came with it: that poll arms no timer, only
+        // asks to be polled again, so the timer below is armed whatever the client does.
+        if !this.polled {
+            this.polled = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // A body still on its way is bounded in time, whatever the token (408).
+        let state = this.req.app_data::<web::Data<AppState>>();
+        let timer = this.timer.get_or_insert_with(|| {
+            let secs = state.map_or(10, |s| s.settings.server.body_timeout_secs);
+            Box::pin(tokio::time::sleep(Duration::from_secs(secs)))
+        });
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if let Some(state) = state {
+            state.metrics.body_timeouts.inc();
+        }
+        let secs = state.map_or(10, |s| s.settings.server.body_timeout_secs);
+        Poll::Ready(Err(ApiError::BodyTimeout(secs)))
     }
 }
 
@@ -215,8 +264,11 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError>
             "the request body must be a JSON object".into(),
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    // UTF-8 checked once for the whole body: serde_json then borrows each string without
+    // checking it again (from bytes it checks every one).
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: not UTF-8 ({e})")))?;
+    serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Parses a JSON object body and refuses every field `T` does not know, naming them (at most

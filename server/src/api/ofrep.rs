@@ -68,7 +68,14 @@ fn parse<'a>(body: &'a [u8], key: Option<&str>) -> Result<OfrepRequest<'a>, Ofre
             false => invalid("PARSE_ERROR", "the body is not JSON".into()),
         });
     }
-    let request: OfrepRequest<'a> = serde_json::from_slice(body).map_err(|e| {
+    // UTF-8 checked once (JSON is UTF-8): serde_json then borrows each string unchecked.
+    let text = std::str::from_utf8(body).map_err(|_| {
+        invalid(
+            "PARSE_ERROR",
+            "the body is not JSON: it is not UTF-8".into(),
+        )
+    })?;
+    let request: OfrepRequest<'a> = serde_json::from_str(text).map_err(|e| {
         let code = if is_json() {
             "INVALID_CONTEXT"
         } else {
