@@ -33,6 +33,8 @@ pub struct Published {
     pub snapshot: Snapshot,
     /// `GET /v1/snapshot`'s body, serialised on first use.
     body: OnceLock<Bytes>,
+    /// What bulk answers write of each flag, made by the first bulk evaluation.
+    flag_parts: OnceLock<crate::api::answer::FlagParts>,
     /// `GET /v1/snapshot`'s strong ETag, from the snapshot version.
     pub etag: String,
     /// The highest flag version served up to this snapshot (deleted flags included).
@@ -78,6 +80,7 @@ impl Published {
             etag: format!("\"v{}\"", snapshot.version),
             snapshot,
             body: OnceLock::new(),
+            flag_parts: OnceLock::new(),
             max_flag_version,
             killed,
             change: None,
@@ -110,6 +113,14 @@ impl Published {
                 killed,
             )
         }
+    }
+
+    /// What bulk answers write of each flag, in the snapshot's order: made by the first
+    /// bulk evaluation of this snapshot (O(flags), like that evaluation itself), so writes
+    /// that no bulk evaluation follows cost nothing for it.
+    pub fn flag_parts(&self) -> &crate::api::answer::FlagParts {
+        self.flag_parts
+            .get_or_init(|| crate::api::answer::FlagParts::new(self.snapshot.flags()))
     }
 
     /// `GET /v1/snapshot`'s body, serialised by the first request that asks for it.

@@ -86,8 +86,7 @@ static OFREP_TAILS: LazyLock<Vec<String>> = LazyLock::new(|| {
 pub fn native(out: &mut Vec<u8>, flag: &str, d: &Decision) {
     out.extend_from_slice(b"{\"flag\":");
     key(out, flag);
-    let tail = &NATIVE_TAILS[d.reason as usize * 2 + usize::from(d.enabled)];
-    out.extend_from_slice(tail.as_bytes());
+    native_tail(out, d);
     match d.version {
         Some(v) => number(out, v),
         None => out.extend_from_slice(b"null"),
@@ -95,20 +94,75 @@ pub fn native(out: &mut Vec<u8>, flag: &str, d: &Decision) {
     out.push(b'}');
 }
 
-/// `{"version", "flags": [native answers]}`.
+/// What follows the key in a native answer, up to the version.
+fn native_tail(out: &mut Vec<u8>, d: &Decision) {
+    let tail = &NATIVE_TAILS[d.reason as usize * 2 + usize::from(d.enabled)];
+    out.extend_from_slice(tail.as_bytes());
+}
+
+/// The parts of a snapshot's bulk answers that depend on each flag alone, in the snapshot's
+/// order: its key as a JSON string and its version as text. Written once per snapshot, by
+/// its first bulk evaluation, instead of once per flag per request (checking each key for
+/// escapes and formatting each version were a tenth of a bulk answer over 1,000 flags).
+pub struct FlagParts(Vec<Part>);
+
+struct Part {
+    key: Box<[u8]>,
+    version: u64,
+    version_text: Box<[u8]>,
+}
+
+impl FlagParts {
+    /// The parts of `flags`, in their order.
+    pub fn new<'a>(flags: impl Iterator<Item = &'a Flag>) -> Self {
+        FlagParts(
+            flags
+                .map(|flag| {
+                    let mut key_json = Vec::with_capacity(flag.key.len() + 2);
+                    key(&mut key_json, &flag.key);
+                    Part {
+                        key: key_json.into(),
+                        version: flag.version,
+                        version_text: itoa::Buffer::new().format(flag.version).as_bytes().into(),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Part {
+    /// Appends the decision's version: this flag's, already written, or another (none).
+    fn version(&self, out: &mut Vec<u8>, d: &Decision) {
+        match d.version {
+            Some(v) if v == self.version => out.extend_from_slice(&self.version_text),
+            Some(v) => number(out, v),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// `{"version", "flags": [native answers]}`, for the decisions of every flag `parts` was
+/// made from, in the same order.
 pub fn native_bulk<'a>(
     version: u64,
     answers: impl ExactSizeIterator<Item = (&'a Flag, Decision)>,
+    parts: &FlagParts,
 ) -> Vec<u8> {
+    debug_assert_eq!(answers.len(), parts.0.len());
     let mut out = Vec::with_capacity(32 + answers.len() * 96);
     out.extend_from_slice(b"{\"version\":");
     number(&mut out, version);
     out.extend_from_slice(b",\"flags\":[");
-    for (i, (flag, d)) in answers.enumerate() {
+    for (i, ((_, d), part)) in answers.zip(&parts.0).enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        native(&mut out, &flag.key, &d);
+        out.extend_from_slice(b"{\"flag\":");
+        out.extend_from_slice(&part.key);
+        native_tail(&mut out, &d);
+        part.version(&mut out, &d);
+        out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     out
@@ -119,6 +173,13 @@ pub fn native_bulk<'a>(
 pub fn ofrep(out: &mut Vec<u8>, flag_key: &str, d: &Decision, flag: Option<&Flag>) {
     out.extend_from_slice(b"{\"key\":");
     key(out, flag_key);
+    ofrep_tail(out, d, flag);
+    number(out, d.version.unwrap_or(0));
+    out.extend_from_slice(b"}}");
+}
+
+/// What follows the key in an OFREP answer, up to the version.
+fn ofrep_tail(out: &mut Vec<u8>, d: &Decision, flag: Option<&Flag>) {
     let openfeature = openfeature::reason(d, flag);
     let of = OPENFEATURE_REASONS
         .iter()
@@ -127,22 +188,30 @@ pub fn ofrep(out: &mut Vec<u8>, flag_key: &str, d: &Decision, flag: Option<&Flag
     let tail =
         &OFREP_TAILS[(of * Reason::ALL.len() + d.reason as usize) * 2 + usize::from(d.enabled)];
     out.extend_from_slice(tail.as_bytes());
-    number(out, d.version.unwrap_or(0));
-    out.extend_from_slice(b"}}");
 }
 
-/// OFREP's bulk answer: `{"flags": [success objects], "metadata": {"version": "N"}}`.
+/// OFREP's bulk answer: `{"flags": [success objects], "metadata": {"version": "N"}}`, for
+/// the decisions of every flag `parts` was made from, in the same order.
 pub fn ofrep_bulk<'a>(
     version: u64,
     answers: impl ExactSizeIterator<Item = (&'a Flag, Decision)>,
+    parts: &FlagParts,
 ) -> Vec<u8> {
+    debug_assert_eq!(answers.len(), parts.0.len());
     let mut out = Vec::with_capacity(48 + answers.len() * 128);
     out.extend_from_slice(b"{\"flags\":[");
-    for (i, (flag, d)) in answers.enumerate() {
+    for (i, ((flag, d), part)) in answers.zip(&parts.0).enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        ofrep(&mut out, &flag.key, &d, Some(flag));
+        out.extend_from_slice(b"{\"key\":");
+        out.extend_from_slice(&part.key);
+        ofrep_tail(&mut out, &d, Some(flag));
+        match d.version {
+            None => out.push(b'0'),
+            Some(_) => part.version(&mut out, &d),
+        }
+        out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"],\"metadata\":{\"version\":\"");
     number(&mut out, version);
@@ -222,12 +291,13 @@ mod tests {
     fn bulk_answers_match_serde_json_in_order() {
         let cases = cases();
         let answers = || cases.iter().map(|(f, d)| (f, *d));
+        let parts = FlagParts::new(cases.iter().map(|(f, _)| f));
         let native_list: Vec<Value> = cases
             .iter()
             .map(|(f, d)| native_by_serde(&f.key, d))
             .collect();
         assert_eq!(
-            parsed(&native_bulk(42, answers())),
+            parsed(&native_bulk(42, answers(), &parts)),
             json!({"version": 42, "flags": native_list})
         );
         let ofrep_list: Vec<Value> = cases
@@ -235,12 +305,12 @@ mod tests {
             .map(|(f, d)| ofrep_by_serde(&f.key, d, f))
             .collect();
         assert_eq!(
-            parsed(&ofrep_bulk(42, answers())),
+            parsed(&ofrep_bulk(42, answers(), &parts)),
             json!({"flags": ofrep_list, "metadata": {"version": "42"}})
         );
         let empty = std::iter::empty::<(&Flag, Decision)>();
         assert_eq!(
-            parsed(&native_bulk(1, empty)),
+            parsed(&native_bulk(1, empty, &FlagParts::new(std::iter::empty()))),
             json!({"version": 1, "flags": []})
         );
     }
@@ -255,5 +325,17 @@ mod tests {
         let mut out = Vec::new();
         ofrep(&mut out, odd, &d, None);
         assert_eq!(parsed(&out)["key"], odd);
+        // Bulk answers write the key once per snapshot, escaped the same way.
+        let flag = Flag::new(odd);
+        let parts = FlagParts::new(std::iter::once(&flag));
+        let answers = || std::iter::once((&flag, d));
+        assert_eq!(
+            parsed(&native_bulk(1, answers(), &parts))["flags"][0]["flag"],
+            odd
+        );
+        assert_eq!(
+            parsed(&ofrep_bulk(1, answers(), &parts))["flags"][0]["key"],
+            odd
+        );
     }
 }

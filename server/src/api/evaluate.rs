@@ -129,7 +129,11 @@ async fn evaluate_bulk(
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
         .content_type("application/json")
-        .body(answer::native_bulk(snapshot.version, answers)))
+        .body(answer::native_bulk(
+            snapshot.version,
+            answers,
+            published.flag_parts(),
+        )))
 }
 
 async fn snapshot(

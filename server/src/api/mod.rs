@@ -19,7 +19,7 @@ use crate::config::ServerSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-mod answer;
+pub mod answer;
 pub mod audit;
 pub mod backup;
 pub mod console;

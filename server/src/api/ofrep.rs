@@ -146,5 +146,9 @@ async fn evaluate_bulk(
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
         .content_type("application/json")
-        .body(answer::ofrep_bulk(snapshot.version, answers)))
+        .body(answer::ofrep_bulk(
+            snapshot.version,
+            answers,
+            published.flag_parts(),
+        )))
 }
