@@ -5,6 +5,7 @@
 //! commands used here are sent with reqwest, already in the tree (the computed label and role
 //! commands are what a test needs most, and not every client crate has them).
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // chromedriver leads a process group of its own, with the Chromium it started: the
+        // whole group goes, or every test would leave a browser's processes behind.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -52,6 +57,7 @@ impl Browser {
         let driver_bin = installed("chromedriver", "chromium-driver");
         let port = switchyard_testkit::free_port();
         let driver = Command::new(driver_bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
