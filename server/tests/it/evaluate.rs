@@ -143,6 +143,17 @@ async fn evaluate_errors() {
         .await
         .unwrap();
     problem(res, StatusCode::BAD_REQUEST).await;
+    // JSON is UTF-8: a body that is not (a Latin-1 user id) is a 400 that says so.
+    let res = app
+        .client
+        .post(format!("{}/v1/evaluate", app.base))
+        .bearer_auth(SDK)
+        .body(b"{\"flag\":\"f\",\"context\":{\"user_id\":\"Jos\xe9\"}}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, StatusCode::BAD_REQUEST).await;
+    assert!(p["detail"].as_str().unwrap().contains("not UTF-8"), "{p}");
 }
 
 #[tokio::test]

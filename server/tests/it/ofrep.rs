@@ -217,6 +217,20 @@ async fn single_and_bulk_answers_meet_the_contract() {
         (status, answer["errorCode"].as_str()),
         (StatusCode::BAD_REQUEST, Some("PARSE_ERROR"))
     );
+    // Not UTF-8, so not JSON.
+    let res = app
+        .client
+        .post(format!("{}/ofrep/v1/evaluate/flags/off", app.base))
+        .bearer_auth(SDK)
+        .body(b"{\"context\":{\"targetingKey\":\"Jos\xe9\"}}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = read(res).await;
+    assert_eq!(
+        (status, answer["errorCode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("PARSE_ERROR"))
+    );
 
     // Bulk: every flag, an ETag that depends on the context, 304 on a match.
     let bulk = "/ofrep/v1/evaluate/flags";
