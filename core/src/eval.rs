@@ -2,7 +2,17 @@
 //! Reads only the snapshot and the context: no allocation, no lock, no I/O.
 
 use crate::bucket::bucket;
-use crate::model::{Context, Decision, Flag, Reason, Snapshot};
+use crate::context::Context;
+use crate::decision::{Decision, Reason};
+use crate::flag::Flag;
+use crate::snapshot::Snapshot;
+
+impl Snapshot {
+    /// Whether flag `key` is on for `ctx`: see [`crate::evaluate`].
+    pub fn evaluate(&self, key: &str, ctx: &Context<'_>) -> Decision {
+        evaluate(self, key, ctx)
+    }
+}
 
 /// Whether flag `key` is on for `ctx` in `snapshot`: the one entry point of the rules.
 ///

@@ -19,13 +19,19 @@
 pub mod bucket;
 pub mod client_id;
 pub mod context;
+pub mod decision;
+pub mod delta;
 pub mod eval;
+pub mod export;
+pub mod flag;
 pub mod impact;
 pub mod model;
 pub mod openfeature;
 pub mod patch;
 pub mod plan;
+pub mod problem;
 pub mod role;
+pub mod snapshot;
 pub mod validate;
 
 pub use bucket::bucket;

@@ -2,7 +2,6 @@
 //! problem at once, each with the field it is in and what to do about it.
 
 use std::collections::HashSet;
-use std::fmt;
 
 use crate::model::{Context, Export, Flag};
 
@@ -43,51 +42,7 @@ pub const MAX_REASON_BYTES: usize = 1024;
 /// (SPEC §6). A write or import that would pass it is refused.
 pub const MAX_VERSION: u64 = (1 << 53) - 1;
 
-/// One thing wrong with a flag: where, and what.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Problem {
-    /// The field, e.g. `markets[2]` or `flags[3].key`.
-    pub field: String,
-    /// What is wrong, in words a person can act on.
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn within(mut self, prefix: &str) -> Self {
-        self.field = format!("{prefix}.{}", self.field);
-        self
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
-/// Everything wrong with a flag or a backup. Never empty.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}", self.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-pub struct ValidationError {
-    /// Every problem found, in field order.
-    pub problems: Vec<Problem>,
-}
-
-impl From<Problem> for ValidationError {
-    fn from(problem: Problem) -> Self {
-        ValidationError {
-            problems: vec![problem],
-        }
-    }
-}
+pub use crate::problem::{Problem, ValidationError};
 
 fn into_result(problems: Vec<Problem>) -> Result<(), ValidationError> {
     if problems.is_empty() {

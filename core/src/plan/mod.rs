@@ -1,15 +1,21 @@
-//! Release plans (SPEC §7): the stages a flag's rollout walks by itself, the guards that stop
+//! Release plans (docs/api.md#release-plans): the stages a flag's rollout walks by itself, the guards that stop
 //! it, and the one pure function that says what a running plan does next. The plan is part
 //! of the flag it drives, so every transition is an ordinary versioned flag write. No clock:
 //! the caller passes `now` and what each guard reads.
-
-use std::fmt;
-use std::str::FromStr;
+//!
+//! - [`span`]: the units a plan is written in.
+//! - [`watch`]: what each guard reads, between ticks.
+//! - [`check`]: every problem with a plan's definition.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::validate::Problem;
+mod check;
+mod span;
+mod watch;
+
+pub use span::{MAX_SPAN_MS, Reading, Span};
+pub use watch::{GuardStatus, Watch};
 
 /// A plan's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,118 +57,6 @@ impl PlanState {
     /// Running or paused: the plan is not over, and a second plan is refused.
     pub fn is_open(self) -> bool {
         matches!(self, PlanState::Running | PlanState::Paused)
-    }
-}
-
-/// A duration written as people write them: `500ms`, `30s`, `10m`, `24h`, `7d`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Span {
-    /// Milliseconds.
-    pub ms: u64,
-}
-
-/// The longest span: a year.
-pub const MAX_SPAN_MS: u64 = 366 * 24 * 3600 * 1000;
-
-impl FromStr for Span {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("{text:?} has no unit: write e.g. 30s, 10m, 24h or 7d"))?;
-        let (number, unit) = text.split_at(split);
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} is not a number and a unit (e.g. 30s, 10m, 24h, 7d)"))?;
-        let per = match unit {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => {
-                return Err(format!(
-                    "{text:?}: the unit must be ms, s, m, h or d (e.g. 30s, 10m, 24h, 7d)"
-                ));
-            }
-        };
-        match n.checked_mul(per) {
-            Some(ms) if ms <= MAX_SPAN_MS => Ok(Span { ms }),
-            _ => Err(format!("{text:?} is longer than a year")),
-        }
-    }
-}
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Days from a week up, as rollouts are planned (24h, 48h, 72h, 7d).
-        const WEEK: u64 = 7 * 86_400_000;
-        let units = [
-            (86_400_000, "d"),
-            (3_600_000, "h"),
-            (60_000, "m"),
-            (1000, "s"),
-        ];
-        for (per, unit) in units {
-            let big_enough = if unit == "d" {
-                self.ms >= WEEK
-            } else {
-                self.ms >= per
-            };
-            if big_enough && self.ms.is_multiple_of(per) {
-                return write!(f, "{}{unit}", self.ms / per);
-            }
-        }
-        write!(f, "{}ms", self.ms)
-    }
-}
-
-impl Serialize for Span {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Span {
-    /// As a chrono duration.
-    pub fn duration(self) -> chrono::Duration {
-        chrono::Duration::milliseconds(i64::try_from(self.ms).unwrap_or(i64::MAX))
-    }
-}
-
-/// A number a guard compares: compared by its bits, so plans (and flags) stay `Eq`.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Reading(pub f64);
-
-impl PartialEq for Reading {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.to_bits() == other.0.to_bits()
-    }
-}
-
-impl Eq for Reading {}
-
-impl fmt::Display for Reading {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Short and exact enough for people: 0.0812, 1250, 0.05.
-        let v = self.0;
-        if v != 0.0 && v.abs() < 0.001 {
-            write!(f, "{v:.3e}")
-        } else {
-            let text = format!("{v:.4}");
-            let text = text.trim_end_matches('0').trim_end_matches('.');
-            f.write_str(if text.is_empty() { "0" } else { text })
-        }
     }
 }
 
@@ -327,82 +221,6 @@ pub const MAX_QUERY_BYTES: usize = 4096;
 /// The longest tracked event name.
 pub const MAX_EVENT_BYTES: usize = 64;
 
-/// What a guard reads now, as the scheduler sees it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum GuardStatus {
-    /// Read, and not (long enough) above its threshold.
-    Ok(f64),
-    /// No reading: the query failed or gave no single sample. Holds the plan.
-    Unknown,
-    /// Above its threshold for its `for`.
-    Tripped(f64),
-}
-
-/// What the scheduler remembers of one guard between looks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Watch {
-    /// The guard's status now.
-    pub status: GuardStatus,
-    /// Since when it has had this kind of status (ok, unknown, tripped).
-    pub since: DateTime<Utc>,
-    /// Since when its value has been above the threshold without a break.
-    pub above_since: Option<DateTime<Utc>>,
-}
-
-impl GuardStatus {
-    /// `ok`, `unknown` or `tripped`, as in the API.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            GuardStatus::Ok(_) => "ok",
-            GuardStatus::Unknown => "unknown",
-            GuardStatus::Tripped(_) => "tripped",
-        }
-    }
-
-    /// The value read, if any.
-    pub fn value(&self) -> Option<f64> {
-        match self {
-            GuardStatus::Ok(v) | GuardStatus::Tripped(v) => Some(*v),
-            GuardStatus::Unknown => None,
-        }
-    }
-}
-
-impl Watch {
-    /// The watch after `guard` read `reading` (`None`: no reading) at `now`: the value, and
-    /// whether it counts against the plan (a query's value above its threshold; an impact
-    /// test that found harm). It trips once it has stayed so for the guard's `for` (no
-    /// reading breaks the streak: a trip needs readings, as an advance does).
-    pub fn observe(
-        prev: Option<&Watch>,
-        guard: &Guard,
-        reading: Option<(f64, bool)>,
-        now: DateTime<Utc>,
-    ) -> Watch {
-        let value = reading.map(|(v, _)| v);
-        let above_since = match reading {
-            Some((_, true)) => Some(prev.and_then(|p| p.above_since).unwrap_or(now)),
-            _ => None,
-        };
-        let status = match (value, above_since) {
-            (None, _) => GuardStatus::Unknown,
-            (Some(v), Some(start)) if now - start >= guard.for_.unwrap_or_default().duration() => {
-                GuardStatus::Tripped(v)
-            }
-            (Some(v), _) => GuardStatus::Ok(v),
-        };
-        let since = match prev {
-            Some(p) if p.status.as_str() == status.as_str() => p.since,
-            _ => now,
-        };
-        Watch {
-            status,
-            since,
-            above_since,
-        }
-    }
-}
-
 /// What a running plan does next.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
@@ -535,104 +353,6 @@ impl ReleasePlan {
             Some(prev) => self.stages[prev].rollout_percentage,
             None => self.started_from,
         }
-    }
-
-    /// Every problem with the plan's definition (stages, guards), at once.
-    pub fn problems(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if self.stages.is_empty() {
-            problems.push(Problem::new("stages", "a plan needs at least one stage"));
-        }
-        if self.stages.len() > MAX_STAGES {
-            problems.push(Problem::new(
-                "stages",
-                format!(
-                    "holds {} stages; the limit is {MAX_STAGES}",
-                    self.stages.len()
-                ),
-            ));
-        }
-        for (i, stage) in self.stages.iter().enumerate() {
-            if stage.rollout_percentage > 100 {
-                problems.push(Problem::new(
-                    format!("stages[{i}].rollout_percentage"),
-                    "must be 0 to 100",
-                ));
-            }
-        }
-        if self.guards.len() > MAX_GUARDS {
-            problems.push(Problem::new(
-                "guards",
-                format!(
-                    "holds {} guards; the limit is {MAX_GUARDS}",
-                    self.guards.len()
-                ),
-            ));
-        }
-        let mut names = std::collections::BTreeSet::new();
-        for (i, guard) in self.guards.iter().enumerate() {
-            let field = |f: &str| format!("guards[{i}].{f}");
-            if !crate::client_id::is_fleet_id(&guard.name) {
-                problems.push(Problem::new(
-                    field("name"),
-                    "must be 1 to 128 letters, digits, '.', '_', '-' or ':'",
-                ));
-            }
-            if !names.insert(guard.name.as_str()) {
-                problems.push(Problem::new(field("name"), "is used by another guard"));
-            }
-            match (&guard.prometheus, &guard.impact) {
-                (Some(p), None) => {
-                    let query = &p.query;
-                    if query.trim().is_empty()
-                        || query.len() > MAX_QUERY_BYTES
-                        || query.contains('\0')
-                    {
-                        problems.push(Problem::new(
-                            field("prometheus.query"),
-                            format!("must be 1 to {MAX_QUERY_BYTES} bytes of PromQL"),
-                        ));
-                    }
-                    if !p.above.0.is_finite() {
-                        problems.push(Problem::new(field("prometheus.above"), "must be a number"));
-                    }
-                }
-                (None, Some(i)) => {
-                    if !crate::client_id::is_fleet_id(&i.event) || i.event.len() > MAX_EVENT_BYTES {
-                        problems.push(Problem::new(
-                            field("impact.event"),
-                            format!("must be 1 to {MAX_EVENT_BYTES} letters, digits, '.', '_', '-' or ':'"),
-                        ));
-                    }
-                    if !(i.max_ratio.0.is_finite() && i.max_ratio.0 >= 1.0) {
-                        problems.push(Problem::new(
-                            field("impact.max_ratio"),
-                            "must be a number ≥ 1",
-                        ));
-                    }
-                    if !(i.confidence.0 > 0.5 && i.confidence.0 < 1.0) {
-                        problems.push(Problem::new(
-                            field("impact.confidence"),
-                            "must be above 0.5 and below 1 (e.g. 0.95)",
-                        ));
-                    }
-                    if i.min_exposures == 0 || i.min_exposures > 1_000_000_000 {
-                        problems.push(Problem::new(
-                            field("impact.min_exposures"),
-                            "must be 1 to 1,000,000,000",
-                        ));
-                    }
-                }
-                _ => problems.push(Problem::new(
-                    field("prometheus"),
-                    "a guard watches exactly one of prometheus and impact",
-                )),
-            }
-        }
-        if self.stage >= self.stages.len().max(1) {
-            problems.push(Problem::new("stage", "is past the last stage"));
-        }
-        problems
     }
 }
 

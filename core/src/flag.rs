@@ -1,0 +1,315 @@
+//! A flag as stored, served and exported, and its parts: the market allow-list, the user
+//! whitelist and the global kill switch (docs/flags.md#a-flag).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::plan::ReleasePlan;
+
+/// A feature flag as stored, served and exported (SPEC §1).
+///
+/// Deserialising is lenient (missing fields take their defaults, unknown fields are ignored,
+/// so an older SDK can read a newer server's snapshot); [`crate::validate_flag`] is what
+/// decides whether a flag may be stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flag {
+    /// Unique key: 1–128 chars of `[A-Za-z0-9._-]`, starting with a letter or digit.
+    pub key: String,
+    /// Free text for people.
+    #[serde(default)]
+    pub description: String,
+    /// Master switch for the flag's targeting; off means off for everyone but nobody else.
+    #[serde(default)]
+    pub enabled: bool,
+    /// 0–100: the share of users (by bucket) that get the flag.
+    #[serde(default)]
+    pub rollout_percentage: u32,
+    /// Stickiness group; `None` means the flag's key. Flags sharing a group bucket users alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Markets the flag is limited to; empty means every market.
+    #[serde(default)]
+    pub markets: Markets,
+    /// Users who get the flag whatever the rollout and markets say.
+    #[serde(default)]
+    pub whitelist: Whitelist,
+    /// The flag's own kill switch: off for everyone, whitelist included.
+    #[serde(default)]
+    pub kill_switch: bool,
+    /// Starts at 1, +1 on every change; set by the server only.
+    #[serde(default)]
+    pub version: u64,
+    /// When the flag last changed; set by the server only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Who last changed the flag (a token's name); set by the server only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+    /// The release plan walking its rollout (SPEC §7); changed only through the plan's own
+    /// routes and its scheduler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Box<ReleasePlan>>,
+}
+
+/// What a client may set on a flag (SPEC §1): everything but its key, its kill switch (only
+/// the kill endpoints change that) and the server's stamps. The one place these fields are
+/// listed for writes: [`Flag::spec`] and [`Flag::with_spec`] destructure without `..`, so a
+/// field added here is a compile error wherever a write applies it, never silently dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlagSpec {
+    /// Free text for people.
+    pub description: String,
+    /// Master switch for the flag's targeting.
+    pub enabled: bool,
+    /// 0–100: the share of users (by bucket) that get the flag.
+    pub rollout_percentage: u32,
+    /// Stickiness group; `None` means the flag's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Markets the flag is limited to; empty means every market.
+    pub markets: Markets,
+    /// Users who get the flag whatever the rollout and markets say.
+    pub whitelist: Whitelist,
+}
+
+impl Flag {
+    /// What a client may set on this flag.
+    pub fn spec(&self) -> FlagSpec {
+        let Flag {
+            key: _,
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+            kill_switch: _,
+            version: _,
+            updated_at: _,
+            updated_by: _,
+            plan: _,
+        } = self;
+        FlagSpec {
+            description: description.clone(),
+            enabled: *enabled,
+            rollout_percentage: *rollout_percentage,
+            group_id: group_id.clone(),
+            markets: markets.clone(),
+            whitelist: whitelist.clone(),
+        }
+    }
+
+    /// This flag with `spec` in place of what a client may set; its key, kill switch and
+    /// stamps stay.
+    pub fn with_spec(self, spec: FlagSpec) -> Flag {
+        let FlagSpec {
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+        } = spec;
+        Flag {
+            key: self.key,
+            description,
+            enabled,
+            rollout_percentage,
+            group_id,
+            markets,
+            whitelist,
+            kill_switch: self.kill_switch,
+            version: self.version,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by,
+            plan: self.plan,
+        }
+    }
+
+    /// A new, disabled flag at 0 % with no targeting.
+    pub fn new(key: impl Into<String>) -> Self {
+        Flag {
+            key: key.into(),
+            description: String::new(),
+            enabled: false,
+            rollout_percentage: 0,
+            group_id: None,
+            markets: Markets::default(),
+            whitelist: Whitelist::default(),
+            kill_switch: false,
+            version: 0,
+            updated_at: None,
+            updated_by: None,
+            plan: None,
+        }
+    }
+
+    /// The stickiness group users are bucketed in: `group_id`, else the key.
+    pub fn group(&self) -> &str {
+        self.group_id.as_deref().unwrap_or(&self.key)
+    }
+}
+
+/// A flag's market allow-list: upper-case codes, sorted, without duplicates.
+///
+/// Normalised whenever it is built or deserialised, so lookups need not normalise again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Markets(Vec<String>);
+
+impl Markets {
+    /// Normalises `codes`: upper-case, sorted, duplicates dropped.
+    pub fn new<I, S>(codes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut codes: Vec<String> = codes
+            .into_iter()
+            .map(|c| c.into().to_ascii_uppercase())
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        Markets(codes)
+    }
+
+    /// Whether `market` is in the list, compared case-insensitively.
+    pub fn contains(&self, market: &str) -> bool {
+        self.0.iter().any(|m| m.eq_ignore_ascii_case(market))
+    }
+
+    /// True when the flag is not limited to any market.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many markets are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The codes, sorted.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Markets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Markets::new)
+    }
+}
+
+/// A flag's user whitelist: a set of user ids, looked up by hash on every evaluation
+/// (a sorted list's binary search cost ~100 ns at 1,000 ids; see BENCHMARKS.md).
+/// On the wire it is a list sorted by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Whitelist(HashSet<String, foldhash::fast::RandomState>);
+
+impl Whitelist {
+    /// The set of `users`; duplicates collapse.
+    pub fn new<I, S>(users: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Whitelist(users.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether `user` is whitelisted (exact, case-sensitive match).
+    pub fn contains(&self, user: &str) -> bool {
+        self.0.contains(user)
+    }
+
+    /// True when nobody is whitelisted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many users are whitelisted.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The user ids, sorted.
+    pub fn sorted(&self) -> Vec<&str> {
+        let mut users: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        users.sort_unstable();
+        users
+    }
+}
+
+impl Serialize for Whitelist {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.sorted().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Whitelist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Whitelist::new)
+    }
+}
+
+/// The global kill switch: when active, every flag is off for everyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillSwitch {
+    /// Whether every flag is forced off.
+    #[serde(default)]
+    pub active: bool,
+    /// Why it was last flipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who last flipped it (a token's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+    /// When it was last flipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markets_and_whitelist_normalise_when_deserialised() {
+        let flag: Flag = serde_json::from_str(
+            r#"{"key":"f","markets":["fr","US","Fr"],"whitelist":["b","a","b"]}"#,
+        )
+        .unwrap();
+        assert_eq!(flag.markets.as_slice(), ["FR", "US"]);
+        assert_eq!(flag.whitelist.sorted(), ["a", "b"]);
+        assert!(flag.markets.contains("us"));
+        assert!(flag.whitelist.contains("a"));
+        assert!(!flag.whitelist.contains("A"));
+    }
+
+    #[test]
+    fn a_spec_round_trips_through_a_flag_and_keeps_the_rest() {
+        let flag = Flag {
+            kill_switch: true,
+            version: 7,
+            whitelist: Whitelist::new(["a"]),
+            ..Flag::new("f")
+        };
+        let spec = FlagSpec {
+            description: "d".into(),
+            enabled: true,
+            rollout_percentage: 25,
+            group_id: Some("g".into()),
+            markets: Markets::new(["fr"]),
+            whitelist: Whitelist::new(["b"]),
+        };
+        let changed = flag.clone().with_spec(spec.clone());
+        assert_eq!(changed.spec(), spec);
+        assert_eq!(
+            (changed.key.as_str(), changed.kill_switch, changed.version),
+            ("f", true, 7)
+        );
+        assert_eq!(flag.clone().with_spec(flag.spec()), flag);
+    }
+}
