@@ -71,7 +71,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Eval(args) => commands::eval::run(&ctx, args).await,
         Command::Tokens(cmd) => commands::tokens::run(&ctx, cmd).await,
         Command::Plan(cmd) => commands::plan::run(&ctx, cmd).await,
-        Command::Completions(args) => commands::completions::run(args),
+        Command::Completions(args) => {
+            commands::completions::run(args, <Cli as clap::CommandFactory>::command())
+        }
     };
     match (result, key) {
         (Err(CliError::NotFound(message)), Some(key)) => {

@@ -13,114 +13,12 @@ use tokio::sync::watch;
 
 use crate::bootstrap;
 use crate::error::SdkError;
-use crate::impact::{self, Impact, Served};
-use crate::sync;
+use crate::impact::Impact;
+use crate::served::Served;
+use crate::shared::{Config, Shared};
+use crate::{report, sync};
 
-/// Where the client's flags come from right now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// No flags at all yet: every evaluation serves the caller's default.
-    Starting,
-    /// Serving bootstrap or persisted flags; the server has not answered in this run.
-    Bootstrap,
-    /// In step with the server.
-    Ready,
-    /// Serving the last good flags; the server has not been reachable since `since`.
-    Stale {
-        /// When the server was last reachable.
-        since: SystemTime,
-    },
-    /// The server refused the token (401: unknown or revoked; 403: not an sdk token). The
-    /// client keeps serving what it has (defaults, bootstrap or the last good flags) and keeps
-    /// trying, but this will not heal by itself: fix the token.
-    Unauthorized {
-        /// The HTTP status the server answered, 401 or 403.
-        status: u16,
-    },
-}
-
-/// What the client and its background tasks share.
-pub(crate) struct Shared {
-    pub(crate) snapshot: ArcSwapOption<Served>,
-    pub(crate) status: watch::Sender<Status>,
-    pub(crate) config: Config,
-    pub(crate) impact: Impact,
-}
-
-impl Shared {
-    /// Serves `snapshot` from now on (the counts of the one it replaces are kept).
-    pub(crate) fn install(&self, snapshot: Snapshot, status: Status) {
-        let replaced = self.snapshot.swap(Some(Arc::new(Served::new(snapshot))));
-        if let Some(old) = replaced {
-            self.impact.retire(&old);
-        }
-        self.status.send_replace(status);
-    }
-
-    /// The served snapshot's version, if any.
-    pub(crate) fn version(&self) -> Option<u64> {
-        self.snapshot.load().as_ref().map(|s| s.snapshot.version)
-    }
-
-    /// The version of the server's data being served, if any (not bootstrap data).
-    pub(crate) fn server_version(&self) -> Option<u64> {
-        self.version().filter(|v| *v > 0)
-    }
-
-    /// Notes that the server could not be reached: `Ready` becomes `Stale`.
-    /// The server refused the token: says so once (an ERROR log line), keeps the flags.
-    pub(crate) fn mark_refused(&self, status: u16) {
-        let changed = self.status.send_if_modified(|current| {
-            let refused = Status::Unauthorized { status };
-            if *current == refused {
-                return false;
-            }
-            *current = refused;
-            true
-        });
-        if changed {
-            tracing::error!(
-                status,
-                "the switchyard server refused this client's token (401: unknown or revoked, \
-                 403: not an sdk token); serving the flags it has until the token is fixed"
-            );
-        }
-    }
-
-    pub(crate) fn mark_unreachable(&self) {
-        self.status.send_if_modified(|status| {
-            if *status == Status::Ready {
-                *status = Status::Stale {
-                    since: SystemTime::now(),
-                };
-                true
-            } else {
-                false
-            }
-        });
-    }
-}
-
-/// Settings the background task reads.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) base_url: String,
-    pub(crate) token: String,
-    pub(crate) request_timeout: Duration,
-    pub(crate) refresh_interval: Duration,
-    pub(crate) stream_idle_timeout: Duration,
-    pub(crate) backoff_min: Duration,
-    pub(crate) backoff_max: Duration,
-    pub(crate) persist_path: Option<PathBuf>,
-    /// This client's id in the server's fleet view.
-    pub(crate) client_id: String,
-    /// The application's name in the fleet view.
-    pub(crate) app: String,
-    /// Count exposures and tracked events and report them (SPEC §8).
-    pub(crate) report_impact: bool,
-    /// How often they are reported.
-    pub(crate) impact_interval: Duration,
-}
+pub use crate::status::Status;
 
 /// A random client id: 16 hex digits.
 fn random_client_id() -> String {
@@ -471,7 +369,7 @@ impl ClientBuilder {
         let mut handles = Vec::new();
         if shared.config.report_impact {
             let every = shared.config.impact_interval;
-            let reporter = impact::report(shared.clone(), http.clone(), every, stopped.clone());
+            let reporter = report::report(shared.clone(), http.clone(), every, stopped.clone());
             handles.push(runtime.spawn(reporter));
         }
         handles.push(runtime.spawn(sync::run(shared.clone(), http, stopped)));

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::client::Status;
+use crate::status::Status;
 
 /// Why the SDK could not do what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -8,15 +8,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchyard_core::Variant;
 use switchyard_core::client_id::is_fleet_id;
-use switchyard_core::{Snapshot, Variant};
-use tokio::sync::watch;
 
-use crate::client::Shared;
+use crate::served::Served;
 
 /// The most (flag, variant) and (flag, variant, event) sums held between two reports;
 /// beyond, new ones are dropped until the next report.
@@ -25,52 +22,6 @@ pub const MAX_PENDING: usize = 10_000;
 const MAX_ITEMS: usize = 1000;
 /// The longest event name.
 const MAX_EVENT: usize = 64;
-
-/// A snapshot and its exposure counters, served together.
-pub(crate) struct Served {
-    pub(crate) snapshot: Snapshot,
-    /// Per flag of the snapshot, in its order: exposures to [on, off].
-    exposures: Box<[[AtomicU64; 2]]>,
-}
-
-fn slot(variant: Variant) -> usize {
-    match variant {
-        Variant::On => 0,
-        Variant::Off => 1,
-    }
-}
-
-impl Served {
-    /// `snapshot` with zeroed counters.
-    pub(crate) fn new(snapshot: Snapshot) -> Self {
-        let exposures = (0..snapshot.len())
-            .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
-            .collect();
-        Served {
-            snapshot,
-            exposures,
-        }
-    }
-
-    /// Counts one evaluation of the flag at `index` that gave `variant`.
-    pub(crate) fn expose(&self, index: usize, variant: Variant) {
-        if let Some(cells) = self.exposures.get(index) {
-            cells[slot(variant)].fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Moves the counts so far into `pending` (zeroing them).
-    fn drain_into(&self, pending: &mut Pending) {
-        for (flag, cells) in self.snapshot.flags().zip(self.exposures.iter()) {
-            for (variant, cell) in [Variant::On, Variant::Off].into_iter().zip(cells) {
-                let n = cell.swap(0, Ordering::Relaxed);
-                if n > 0 {
-                    pending.add(&flag.key, variant, None, n);
-                }
-            }
-        }
-    }
-}
 
 /// Sums waiting for the next report: (flag, variant) → exposures and events.
 #[derive(Default)]
@@ -148,54 +99,21 @@ impl Impact {
 
     /// Keeps the counts of a snapshot being replaced.
     pub(crate) fn retire(&self, served: &Served) {
-        served.drain_into(&mut self.pending());
+        let mut pending = self.pending();
+        served.drain(|flag, variant, n| {
+            pending.add(flag, variant, None, n);
+        });
     }
 
     /// Everything counted since the last report, as reports.
-    fn take(&self, served: Option<&Served>) -> Vec<Value> {
+    pub(crate) fn take(&self, served: Option<&Served>) -> Vec<Value> {
         let mut pending = self.pending();
         if let Some(served) = served {
-            served.drain_into(&mut pending);
+            served.drain(|flag, variant, n| {
+                pending.add(flag, variant, None, n);
+            });
         }
         std::mem::take(&mut *pending).into_reports()
-    }
-}
-
-/// Sends the counts every `every` until `stop`, and once more then.
-pub(crate) async fn report(
-    shared: std::sync::Arc<Shared>,
-    http: reqwest::Client,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let stopping = tokio::select! {
-            () = tokio::time::sleep(every) => false,
-            _ = stop.wait_for(|s| *s) => true,
-        };
-        let reports = {
-            let served = shared.snapshot.load();
-            shared.impact.take(served.as_deref())
-        };
-        for body in reports {
-            let sent = http
-                .post(format!("{}/v1/impact", shared.config.base_url))
-                .bearer_auth(&shared.config.token)
-                .timeout(shared.config.request_timeout)
-                .json(&body)
-                .send()
-                .await;
-            match sent {
-                Ok(answer) if answer.status().is_success() => {}
-                Ok(answer) => {
-                    tracing::debug!(status = %answer.status(), "impact report refused; dropped");
-                }
-                Err(e) => tracing::debug!(error = %e, "impact report not sent; dropped"),
-            }
-        }
-        if stopping {
-            return;
-        }
     }
 }
 

@@ -28,7 +28,10 @@
 //! ```
 //!
 //! # Layout
-//! - [`client`]: `Client`, `ClientBuilder`, `Status`: what the app calls.
+//! - [`client`]: `Client`, `ClientBuilder`: what the app calls.
+//! - [`status`]: `Status`, where the flags come from right now.
+//! - `shared`: what the client and its tasks share; `served`: the served snapshot and its
+//!   exposure counters; `report`: the task that sends impact counts.
 //! - [`sync`]: the background task: snapshot fetches, the event stream, polling, backoff.
 //! - [`bootstrap`]: bootstrap data and the persisted snapshot file.
 //! - [`error`]: `SdkError`, what building or waiting can fail with.
@@ -41,6 +44,10 @@ pub mod error;
 pub mod impact;
 #[cfg(feature = "openfeature")]
 pub mod openfeature;
+mod report;
+mod served;
+mod shared;
+pub mod status;
 pub mod sync;
 
 pub use client::{Client, ClientBuilder, Status};

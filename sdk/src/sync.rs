@@ -25,7 +25,8 @@ use switchyard_core::client_id::{CLIENT_HEADER, ClientHeader};
 use tokio::sync::watch;
 
 use crate::bootstrap;
-use crate::client::{Shared, Status};
+use crate::shared::Shared;
+use crate::status::Status;
 
 /// Why one sync step failed (logged, then retried).
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,8 @@
 //! `switchyard completions bash|zsh|fish`: shell completions from the clap definition.
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::error::CliError;
 
 /// `completions SHELL`.
@@ -14,11 +13,12 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-/// Prints the completions script.
-pub fn run(args: CompletionsArgs) -> Result<(), CliError> {
+/// Prints the completions script of `command` (the CLI's own clap definition, handed in by
+/// the dispatcher so this module needs no import of it).
+pub fn run(args: CompletionsArgs, mut command: clap::Command) -> Result<(), CliError> {
     clap_complete::generate(
         args.shell,
-        &mut Cli::command(),
+        &mut command,
         "switchyard",
         &mut std::io::stdout(),
     );
