@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::installed;
+
 /// A running redis-server, killed when dropped.
 pub struct RedisServer {
     /// Its port on 127.0.0.1.
@@ -23,20 +25,6 @@ pub struct RedisServer {
     extra: Vec<String>,
     /// Whether it answers plain-text PING (a TLS-only server does not).
     plain: bool,
-}
-
-/// The path of `program`, or a panic saying which Debian package to install.
-pub(crate) fn installed(program: &str, package: &str) -> String {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output();
-    match found {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        _ => panic!(
-            "{program} is not installed: the Redis tests start their own. Install it with \
-             `apt-get install -y {package}` (scripts/test does this when it is missing)"
-        ),
-    }
 }
 
 fn binary() -> String {
@@ -75,7 +63,7 @@ impl RedisServer {
         Self::launch_with(false, &["--replicaof", "127.0.0.1", &primary], true)
     }
 
-    /// A node with cluster mode on, not yet part of a cluster (see [`crate::ha::RedisCluster`]).
+    /// A node with cluster mode on, not yet part of a cluster (a `RedisCluster` of `ha` joins it).
     pub fn cluster_node() -> Self {
         Self::launch_with(
             false,
@@ -93,7 +81,7 @@ impl RedisServer {
 
     /// A TLS-only server (no plain port) with `certs`; it requires a client certificate
     /// signed by their CA.
-    pub fn tls(certs: &crate::ha::Certificates) -> Self {
+    pub fn tls(certs: &crate::tls::Certificates) -> Self {
         let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
         let tls = [
             "--tls-cert-file".to_owned(),
