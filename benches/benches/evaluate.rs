@@ -112,7 +112,7 @@ fn bench_sdk(c: &mut Criterion) {
 /// flag in place, beside the baseline of reloading every flag from the embedded store,
 /// rebuilding the snapshot and serialising its body (what every write did before).
 fn bench_snapshot_update(c: &mut Criterion) {
-    use switchyard_server::state::Published;
+    use switchyard_server::published::Published;
     use switchyard_server::store::embedded::EmbeddedStore;
     use switchyard_server::store::{Change, Commit, Store};
 

@@ -20,8 +20,9 @@ use crate::state::AppState;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::{RedisOptions, RedisStore, TlsFiles, Topology};
+use crate::tasks::{self, sync};
 use crate::wire::ProblemBodies;
-use crate::{api, demo, edge, fleet, impact, plans, sync};
+use crate::{api, demo, edge, fleet};
 
 /// How to reach Redis, when the settings name one: a Cluster by its nodes, a primary through
 /// Sentinel, or one server.
@@ -109,9 +110,9 @@ impl Application {
         let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
         sync::spawn_sync(&state, interval);
         sync::spawn_retention(&state, RETENTION_EVERY);
-        fleet::beat::spawn_heartbeat(&state);
-        plans::scheduler::spawn_scheduler(&state);
-        impact::spawn_flusher(&state);
+        tasks::heartbeat::spawn_heartbeat(&state);
+        tasks::scheduler::spawn_scheduler(&state);
+        tasks::impact::spawn_flusher(&state);
 
         let data = web::Data::from(state.clone());
         let server_settings = state.settings.server.clone();

@@ -41,9 +41,10 @@ pub mod metrics;
 pub mod notify;
 pub mod plans;
 pub mod probe;
+pub mod published;
 pub mod state;
 pub mod store;
-pub mod sync;
+pub mod tasks;
 pub mod tokens;
 pub mod wire;
 

@@ -8,9 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use switchyard_core::{Context, Decision, Reason, Snapshot};
 
-use super::{Body, answer, bulk_etag, check_context, json_bytes, none_match, parse_json, resource};
+use super::{Body, bulk_etag, check_context, json_bytes, none_match, parse_json, resource};
 use crate::auth::{Auth, Sdk};
 use crate::error::ApiError;
+use crate::published::answer;
 use crate::state::AppState;
 
 /// Registers the evaluation routes.

@@ -39,7 +39,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         && state.is_loaded()
         && revision < state.published().snapshot.version
     {
-        let _ = crate::sync::reconcile(&state).await;
+        let _ = crate::tasks::sync::reconcile(&state).await;
         store = store_revision(&state).await;
     }
     state.set_store_health(store.as_ref().err().cloned());

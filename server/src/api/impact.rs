@@ -15,8 +15,8 @@ use switchyard_core::validate::validate_key;
 use super::{Body, parse_json, resource, served};
 use crate::auth::{Auth, Sdk, Viewer};
 use crate::error::ApiError;
-use crate::impact::stage_of;
 use crate::state::AppState;
+use crate::tasks::impact::stage_of;
 
 /// The most items one report may hold.
 pub const MAX_ITEMS: usize = 1000;

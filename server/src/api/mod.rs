@@ -19,7 +19,6 @@ use crate::config::ServerSettings;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub mod answer;
 pub mod audit;
 pub mod backup;
 pub mod console;
@@ -88,7 +87,7 @@ pub fn client_header(req: &HttpRequest) -> Result<Option<ClientHeader>, ApiError
 
 /// Flag `key` as `published` serves it, or 404.
 pub fn served<'a>(
-    published: &'a crate::state::Published,
+    published: &'a crate::published::Published,
     key: &str,
 ) -> Result<&'a switchyard_core::Flag, ApiError> {
     published

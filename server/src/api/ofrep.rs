@@ -9,8 +9,9 @@ use serde_json::json;
 use switchyard_core::{Context, Reason};
 
 use super::evaluate::evaluate_all;
-use super::{Body, answer, bulk_etag, json_bytes, none_match, resource};
+use super::{Body, bulk_etag, json_bytes, none_match, resource};
 use crate::auth::{Auth, Sdk};
+use crate::published::answer;
 use crate::state::AppState;
 
 /// Registers the OFREP routes.
@@ -91,7 +92,7 @@ fn parse<'a>(body: &'a [u8], key: Option<&str>) -> Result<OfrepRequest<'a>, Ofre
 /// The loaded snapshot, or OFREP's general error with 503 while there is none.
 fn loaded(
     state: &AppState,
-) -> Result<arc_swap::Guard<std::sync::Arc<crate::state::Published>>, OfrepError> {
+) -> Result<arc_swap::Guard<std::sync::Arc<crate::published::Published>>, OfrepError> {
     state.loaded_snapshot().map_err(|e| OfrepError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         key: None,

@@ -23,7 +23,8 @@ use tokio::sync::watch;
 use super::{client_header, resource};
 use crate::auth::{Auth, Caller, Sdk};
 use crate::error::ApiError;
-use crate::state::{AppState, Published};
+use crate::published::Published;
+use crate::state::AppState;
 
 /// Registers the stream route.
 pub fn configure(cfg: &mut web::ServiceConfig) {

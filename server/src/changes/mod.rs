@@ -67,6 +67,10 @@ pub struct Changes {
     /// Serialises this instance's read-modify-write changes, so they queue instead of
     /// retrying against each other (writers on other instances are met by version checks).
     write_lock: tokio::sync::Mutex<()>,
+    /// Held shared by every commit from before the store writes it until the snapshot serves
+    /// it, and exclusively by [`Changes::settled`]: a reconcile never loads a commit this
+    /// instance is about to serve in place (it would turn that write into a full load).
+    in_flight: tokio::sync::RwLock<()>,
 }
 
 impl Changes {
@@ -76,7 +80,15 @@ impl Changes {
             store,
             limits,
             write_lock: tokio::sync::Mutex::new(()),
+            in_flight: tokio::sync::RwLock::new(()),
         }
+    }
+
+    /// Waits until no commit of this instance is between the store and the snapshot, and
+    /// holds new ones back while the guard lives: what a reconcile loads is then either
+    /// served already or made elsewhere.
+    pub async fn settled(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.in_flight.write().await
     }
 
     /// Makes changes as `actor` (a token's name, the audit trail's actor); `follow` serves
@@ -220,6 +232,7 @@ impl Writer<'_> {
     /// Commits, then refreshes the snapshot so the change is served before the reply.
     async fn commit(&self, commit: Commit) -> Result<(), ChangeError> {
         let delta = delta(&commit);
+        let _in_flight = self.changes.in_flight.read().await;
         let revision = match self.changes.store.commit(commit).await {
             Ok(revision) => {
                 self.revision.fetch_max(revision, Ordering::AcqRel);

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 
 use crate::store::Heartbeat;
 
-pub mod beat;
 pub mod clients;
 pub mod verdict;
 

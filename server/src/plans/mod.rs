@@ -9,6 +9,5 @@
 //! - [`view`]: a plan as the API shows it, with its guards' readings.
 
 pub mod guards;
-pub mod scheduler;
 pub mod template;
 pub mod view;

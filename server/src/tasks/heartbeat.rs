@@ -3,13 +3,13 @@
 //! change, so a wait for a new version is answered within milliseconds of it being served.
 //! Each reply carries the store's revision: an instance that has fallen behind the store
 //! reconciles, and says degraded in readiness if that does not heal it (see
-//! [`super::FleetState::lag_problem`]). Once a second it reads the whole fleet for the
+//! [`crate::fleet::FleetState::lag_problem`]). Once a second it reads the whole fleet for the
 //! metrics. A clean stop removes the heartbeat, so the instance is not reported `gone`.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use super::{FORGET_AFTER, HEARTBEAT, verdict};
+use crate::fleet::{FORGET_AFTER, HEARTBEAT, verdict};
 use crate::metrics::sdk_lag;
 use crate::state::AppState;
 
@@ -67,7 +67,7 @@ async fn beat(state: &AppState, was_behind: bool) -> bool {
                     store = reply.revision,
                     "serving an older version than the store's: reconciling"
                 );
-                if let Err(e) = crate::sync::reconcile(state).await {
+                if let Err(e) = crate::tasks::sync::reconcile(state).await {
                     tracing::warn!(error = %e, "reconcile after falling behind failed");
                 }
             }

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use switchyard_core::Delta;
 
 use crate::changes::Follow;
-use crate::state::{AppState, Published};
+use crate::published::Published;
+use crate::state::AppState;
 use crate::store::{StoreError, Told};
 
 /// Loads flags and tokens from the store and publishes them if they are newer. A store that
@@ -77,6 +78,20 @@ async fn refresh_locked(state: &AppState) -> Result<(), StoreError> {
 /// the next revision and the store told what that commit changed (another instance's
 /// write, on Redis), only those flags are read and applied in place.
 pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
+    let differs = match state.store().revision().await {
+        Ok(revision) => !state.is_loaded() || revision != state.published().snapshot.version,
+        Err(e) => {
+            state.set_store_health(Some(e.to_string()));
+            return Err(e);
+        }
+    };
+    if !differs {
+        state.set_store_health(None);
+        return Ok(());
+    }
+    // A commit of this instance may be between the store and the snapshot: its writer serves
+    // it in place, so wait for it and look again.
+    let _settled = state.changes.settled().await;
     match state.store().revision().await {
         Ok(revision) if state.is_loaded() && revision == state.published().snapshot.version => {
             state.set_store_health(None);

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use redis::{AsyncCommands, RedisError, Script};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,26 +26,28 @@ use tokio::sync::watch;
 
 use chrono::{DateTime, Utc};
 
+mod audit;
 mod fleet;
 mod impact;
 mod link;
 mod scripts;
+mod subscriber;
 
 pub use self::link::{TlsFiles, Topology};
 
+use self::audit::AUDIT_BATCH;
 use self::fleet::FleetScripts;
-use self::link::{CONNECT_TIMEOUT, Conn, Link, RESPONSE_TIMEOUT};
-use self::scripts::{COMMIT_LUA, RAISE_LUA};
+use self::link::{Conn, Link};
+use self::scripts::{COMMIT_LUA, RAISE_LUA, script_args};
+use self::subscriber::subscribe;
 use super::versions;
 use super::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit,
-    ImpactDelta, ImpactSums, Loaded, Partial, Store, StoreError, TokenRecord, Told,
+    Ack, AuditEntry, AuditQuery, BeatReply, Commit, Fleet, Heartbeat, HistoryLimit, ImpactDelta,
+    ImpactSums, Loaded, Partial, Store, StoreError, TokenRecord, Told,
 };
 
 /// How often a write refused at connection time is tried again (50 ms apart).
 const WRITE_RETRIES: u32 = 3;
-/// How many audit entries one XREVRANGE reads while filtering.
-const AUDIT_BATCH: usize = 500;
 
 /// How the store reaches Redis, and what a commit waits for before it is acknowledged.
 #[derive(Clone, Debug)]
@@ -88,29 +89,6 @@ pub struct RedisStore {
     changes: watch::Receiver<u64>,
     /// The latest change announcements, newest last: what another instance's commit changed.
     told: Arc<std::sync::Mutex<std::collections::VecDeque<(u64, Told)>>>,
-}
-
-/// How many announcements are remembered: enough for any burst a reconcile could be behind.
-const TOLD_KEPT: usize = 64;
-
-/// Reads `"REV K KEY,KEY..."` (K: 1 when the kill switch changed); a bare `"REV"` (tokens
-/// changed, or many keys) tells nothing.
-fn parse_told(message: &str) -> Option<(u64, Told)> {
-    let mut parts = message.splitn(3, ' ');
-    let revision = parts.next()?.parse().ok()?;
-    let kill_switch = match parts.next()? {
-        "1" => true,
-        "0" => false,
-        _ => return None,
-    };
-    let keys = parts
-        .next()
-        .unwrap_or("")
-        .split(',')
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned)
-        .collect();
-    Some((revision, Told { keys, kill_switch }))
 }
 
 fn unavailable(e: RedisError) -> StoreError {
@@ -230,296 +208,6 @@ impl RedisStore {
 
     fn key(&self, suffix: &str) -> String {
         format!("{}:{suffix}", self.prefix)
-    }
-
-    /// Whether the audit indexes cover the whole stream; builds them first when they do not
-    /// (a stream written before they existed, once per deployment).
-    async fn audit_indexed(&self) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let marker = self.key("audit:indexed");
-        if conn.exists(&marker).await.map_err(unavailable)? {
-            return Ok(true);
-        }
-        let mut start = "-".to_owned();
-        loop {
-            let batch = self.audit_range(&start, "+", AUDIT_BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut pipe = redis::pipe();
-            for (id, entry) in &batch {
-                if let Some(flag) = &entry.flag {
-                    pipe.zadd(self.key(&format!("audit:flag:{flag}")), id, id);
-                }
-                pipe.zadd(self.key(&format!("audit:actor:{}", entry.actor)), id, id);
-            }
-            let () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-            match batch.last() {
-                Some((last, _)) if batch.len() == AUDIT_BATCH => start = format!("({last}-0"),
-                _ => break,
-            }
-        }
-        let () = conn.set(&marker, 1).await.map_err(unavailable)?;
-        Ok(true)
-    }
-
-    /// Up to `count` audit entries from `start` to `end` (stream ids), oldest first.
-    async fn audit_range(
-        &self,
-        start: &str,
-        end: &str,
-        count: usize,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        let mut conn = self.conn()?;
-        let rows: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(self.key("audit"))
-            .arg(start)
-            .arg(end)
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        rows.into_iter().map(audit_row).collect()
-    }
-
-    /// A flag's or an actor's entries, newest first, through its index: reads only what it
-    /// returns (and what the other filters drop).
-    async fn audit_by(
-        &self,
-        index: &str,
-        query: &AuditQuery,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn()?;
-        let mut found = Vec::new();
-        let mut max = match query.before {
-            Some(before) => format!("({before}"),
-            None => "+inf".to_owned(),
-        };
-        // When the index is the only filter, every entry read is returned: read the page.
-        let only_index = query.since.is_none()
-            && query.until.is_none()
-            && (query.flag.is_none() || query.actor.is_none());
-        let batch = if only_index {
-            query.limit.clamp(1, AUDIT_BATCH)
-        } else {
-            AUDIT_BATCH
-        };
-        loop {
-            let ids: Vec<u64> = redis::cmd("ZREVRANGEBYSCORE")
-                .arg(index)
-                .arg(&max)
-                .arg("-inf")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(batch)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            if ids.is_empty() {
-                return Ok(found);
-            }
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                let at = format!("{id}-0");
-                pipe.cmd("XRANGE").arg(self.key("audit")).arg(&at).arg(&at);
-            }
-            let rows: Vec<Vec<(String, Vec<String>)>> =
-                pipe.query_async(&mut conn).await.map_err(unavailable)?;
-            for row in rows.into_iter().flatten() {
-                let (_, entry) = audit_row(row)?;
-                if query.matches(&entry) {
-                    found.push(entry);
-                    if found.len() >= query.limit {
-                        return Ok(found);
-                    }
-                }
-            }
-            match ids.last() {
-                Some(last) if ids.len() == batch => max = format!("({last}"),
-                _ => return Ok(found),
-            }
-        }
-    }
-
-    /// Every entry, newest first, filtered as it is read (no flag or actor to index by).
-    async fn audit_scan(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn()?;
-        let mut found = Vec::new();
-        let mut end = match query.before {
-            Some(before) => format!("({before}-0"),
-            None => "+".to_owned(),
-        };
-        // Unfiltered, every entry read is returned: read no more than the page.
-        let unfiltered = query.since.is_none() && query.until.is_none();
-        let batch = if unfiltered {
-            query.limit.clamp(1, AUDIT_BATCH)
-        } else {
-            AUDIT_BATCH
-        };
-        loop {
-            let rows: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
-                .arg(self.key("audit"))
-                .arg(&end)
-                .arg("-")
-                .arg("COUNT")
-                .arg(batch)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            let exhausted = rows.len() < batch;
-            let mut last_id = 0;
-            for row in rows {
-                let (id, entry) = audit_row(row)?;
-                last_id = id;
-                if query.matches(&entry) {
-                    found.push(entry);
-                    if found.len() >= query.limit {
-                        return Ok(found);
-                    }
-                }
-            }
-            if exhausted || last_id <= 1 {
-                return Ok(found);
-            }
-            end = format!("({last_id}-0");
-        }
-    }
-}
-
-/// One row of the audit stream as its id and entry.
-fn audit_row((stream_id, fields): (String, Vec<String>)) -> Result<(u64, AuditEntry), StoreError> {
-    let id: u64 = stream_id
-        .split('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("audit id {stream_id:?}")))?;
-    let Some(raw) = fields.get(1) else {
-        return Err(StoreError::Corrupt(format!("audit entry {id} is empty")));
-    };
-    let mut entry: AuditEntry = decode(raw)?;
-    entry.id = id;
-    Ok((id, entry))
-}
-
-/// How often the subscriber checks its connection. The pub/sub connection reads only when it
-/// has a request in flight, so a Redis that died (and maybe came back) goes unnoticed without
-/// one: a PING every `LIVENESS` finds it within that time.
-const LIVENESS: Duration = Duration::from_millis(250);
-/// The longest pause between two attempts to subscribe again: a Redis that returns is
-/// followed within about this long (SPEC §6: a write made then reaches every instance).
-const RESUBSCRIBE_MAX: Duration = Duration::from_millis(250);
-
-/// Follows the change channel forever, re-subscribing after any failure with a growing
-/// backoff; bumps `notify` on every message and after every (re)subscription, so the
-/// instance resyncs whatever it missed. Ends when the store is dropped.
-async fn subscribe(
-    link: Link,
-    channel: String,
-    notify: watch::Sender<u64>,
-    told: Arc<std::sync::Mutex<std::collections::VecDeque<(u64, Told)>>>,
-) {
-    let mut backoff = Duration::from_millis(20);
-    let mut attempt = 0usize;
-    let bump = |notify: &watch::Sender<u64>| notify.send_modify(|n| *n = n.wrapping_add(1));
-    loop {
-        if notify.is_closed() {
-            return;
-        }
-        // The primary now (Sentinel: the one it names), or the cluster's nodes in turn: a
-        // PUBLISH on one cluster node reaches the subscribers of every node.
-        let targets = link.subscribe_targets();
-        attempt = attempt.wrapping_add(1);
-        let connected = match targets.get(attempt % targets.len().max(1)) {
-            Some(client) => tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
-                .await
-                .ok()
-                .and_then(Result::ok),
-            None => None,
-        };
-        if let Some(pubsub) = connected {
-            let (mut sink, mut messages) = pubsub.split();
-            if sink.subscribe(&channel).await.is_ok() {
-                tracing::info!(%channel, "subscribed to changes");
-                // Messages may have been missed, and the Redis behind may be another (a
-                // restart, a failover) whose revisions repeat old ones: forget what was told.
-                told.lock().unwrap_or_else(|p| p.into_inner()).clear();
-                backoff = Duration::from_millis(20);
-                bump(&notify);
-                let mut liveness = tokio::time::interval(LIVENESS);
-                loop {
-                    tokio::select! {
-                        message = messages.next() => match message {
-                            Some(message) => {
-                                let text: Option<String> = message.get_payload().ok();
-                                if let Some(announced) = text.as_deref().and_then(parse_told) {
-                                    let mut told = told.lock().unwrap_or_else(|p| p.into_inner());
-                                    if told.len() >= TOLD_KEPT {
-                                        told.pop_front();
-                                    }
-                                    told.push_back(announced);
-                                }
-                                bump(&notify);
-                            }
-                            None => break,
-                        },
-                        _ = liveness.tick() => {
-                            let ping = sink.ping::<redis::Value>();
-                            if !matches!(tokio::time::timeout(RESPONSE_TIMEOUT, ping).await, Ok(Ok(_))) {
-                                break;
-                            }
-                        }
-                    }
-                    if notify.is_closed() {
-                        return;
-                    }
-                }
-                tracing::warn!(%channel, "change subscription lost; reconnecting");
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(RESUBSCRIBE_MAX);
-    }
-}
-
-/// One change as the script's seven arguments: op, key, expected version, payload, and for a
-/// flag its history record, shared whitelist id and whitelist (see `store::versions`).
-fn script_args(change: &Change) -> [String; 7] {
-    let version = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let plain = |op: &str, key: &str, expected: String, payload: String| {
-        [
-            op.into(),
-            key.into(),
-            expected,
-            payload,
-            String::new(),
-            String::new(),
-            String::new(),
-        ]
-    };
-    match change {
-        Change::PutFlag { flag, expected } => {
-            let stored = versions::store(flag);
-            let (id, users) = stored.whitelist.unwrap_or_default();
-            let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap_or_default();
-            [
-                "put".into(),
-                flag.key.clone(),
-                version(*expected),
-                encode(flag),
-                text(stored.record),
-                id,
-                text(users),
-            ]
-        }
-        Change::DeleteFlag { key, expected } => {
-            plain("delete", key, version(Some(*expected)), String::new())
-        }
-        Change::SetGlobalKillSwitch(switch) => plain("kill", "", String::new(), encode(switch)),
-        Change::CreateToken(record) => {
-            plain("token_create", &record.id, String::new(), encode(record))
-        }
-        Change::RevokeToken { id } => plain("token_revoke", id, String::new(), String::new()),
     }
 }
 
@@ -803,25 +491,5 @@ impl Store for RedisStore {
                 .map(|(key, raw)| Ok((key, raw.as_deref().map(decode).transpose()?)))
                 .collect::<Result<_, StoreError>>()?,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announcements_tell_what_changed_or_nothing() {
-        let told = |keys: &[&str], kill_switch| Told {
-            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
-            kill_switch,
-        };
-        assert_eq!(parse_told("7 0 a,b"), Some((7, told(&["a", "b"], false))));
-        assert_eq!(parse_told("8 1 "), Some((8, told(&[], true))));
-        assert_eq!(parse_told("9 1"), Some((9, told(&[], true))));
-        // A bare revision (a token change, a raise, many keys) tells nothing.
-        assert_eq!(parse_told("10"), None);
-        assert_eq!(parse_told("x 0 a"), None);
-        assert_eq!(parse_told("11 2 a"), None);
     }
 }
