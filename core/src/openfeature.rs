@@ -1,7 +1,49 @@
-//! Switchyard decisions in OpenFeature's vocabulary (SPEC §3, OFREP), shared by the server's
+//! Switchyard decisions in OpenFeature's vocabulary (docs/flags.md#openfeature-reasons), shared by the server's
 //! `/ofrep` routes and the SDK's OpenFeature provider so both name reasons alike.
 
 use crate::model::{Decision, Flag, Reason};
+
+/// OpenFeature's resolution reasons, as Switchyard gives them.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpenFeatureReason {
+    /// A kill switch, or the flag is off.
+    Disabled,
+    /// A rule about who is asking decided: the whitelist or the markets.
+    TargetingMatch,
+    /// The flag is unknown.
+    Error,
+    /// No data yet: the caller's default.
+    Default,
+    /// A partial rollout put the user on one side.
+    Split,
+    /// Everyone gets the same answer.
+    Static,
+}
+
+impl OpenFeatureReason {
+    /// Every reason, in the order of their discriminants (`reason as usize` indexes it).
+    pub const ALL: [OpenFeatureReason; 6] = [
+        OpenFeatureReason::Disabled,
+        OpenFeatureReason::TargetingMatch,
+        OpenFeatureReason::Error,
+        OpenFeatureReason::Default,
+        OpenFeatureReason::Split,
+        OpenFeatureReason::Static,
+    ];
+
+    /// The name on the wire: `DISABLED`, `TARGETING_MATCH`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenFeatureReason::Disabled => "DISABLED",
+            OpenFeatureReason::TargetingMatch => "TARGETING_MATCH",
+            OpenFeatureReason::Error => "ERROR",
+            OpenFeatureReason::Default => "DEFAULT",
+            OpenFeatureReason::Split => "SPLIT",
+            OpenFeatureReason::Static => "STATIC",
+        }
+    }
+}
 
 /// The OpenFeature resolution reason of `decision`, taken on `flag` (`None` when unknown).
 ///
@@ -10,18 +52,24 @@ use crate::model::{Decision, Flag, Reason};
 /// `STATIC` (everyone gets the same answer); a 0 % or 100 % rollout behind a market list →
 /// `TARGETING_MATCH` (the market decided); an unknown flag → `ERROR`; no data yet (an SDK
 /// serving the caller's default) → `DEFAULT`.
-pub fn reason(decision: &Decision, flag: Option<&Flag>) -> &'static str {
+pub fn reason_of(decision: &Decision, flag: Option<&Flag>) -> OpenFeatureReason {
+    use OpenFeatureReason as Of;
     match decision.reason {
-        Reason::GlobalKillSwitch | Reason::KillSwitch | Reason::Disabled => "DISABLED",
-        Reason::Whitelist | Reason::MarketExcluded => "TARGETING_MATCH",
-        Reason::FlagNotFound => "ERROR",
-        Reason::NoData => "DEFAULT",
+        Reason::GlobalKillSwitch | Reason::KillSwitch | Reason::Disabled => Of::Disabled,
+        Reason::Whitelist | Reason::MarketExcluded => Of::TargetingMatch,
+        Reason::FlagNotFound => Of::Error,
+        Reason::NoData => Of::Default,
         Reason::Rollout => match flag {
-            Some(f) if !matches!(f.rollout_percentage, 0 | 100..) => "SPLIT",
-            Some(f) if !f.markets.is_empty() => "TARGETING_MATCH",
-            _ => "STATIC",
+            Some(f) if !matches!(f.rollout_percentage, 0 | 100..) => Of::Split,
+            Some(f) if !f.markets.is_empty() => Of::TargetingMatch,
+            _ => Of::Static,
         },
     }
+}
+
+/// [`reason_of`]'s name on the wire.
+pub fn reason(decision: &Decision, flag: Option<&Flag>) -> &'static str {
+    reason_of(decision, flag).as_str()
 }
 
 #[cfg(test)]

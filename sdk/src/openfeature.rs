@@ -1,7 +1,7 @@
 //! An OpenFeature provider (feature `openfeature`): apps on the `open-feature` crate evaluate
 //! through a Switchyard `Client`, locally. Switchyard flags are boolean; other types answer
 //! `TYPE_MISMATCH`. The context's targeting key is the user; a `market` string field the market.
-//! Evaluations count exposures as the client's do (SPEC §8). The `open-feature` crate (0.3)
+//! Evaluations count exposures as the client's do (docs/api.md#release-plans). The `open-feature` crate (0.3)
 //! has no tracking API yet; [`SwitchyardProvider::track`] is OpenFeature's `track` for when it
 //! does, and for apps that call it directly: the event counts for every flag in a release
 //! plan, with the variant the context's user gets.
@@ -14,7 +14,8 @@ use open_feature::{
     EvaluationContext, EvaluationContextFieldValue, EvaluationError, EvaluationErrorCode,
     EvaluationReason, EvaluationResult, FlagMetadata, StructValue,
 };
-use switchyard_core::{Context, Reason, openfeature};
+use switchyard_core::openfeature::{self, OpenFeatureReason};
+use switchyard_core::{Context, Reason};
 
 use crate::client::{Client, Status};
 
@@ -54,15 +55,15 @@ fn context(evaluation_context: &EvaluationContext) -> Context<'_> {
     ctx
 }
 
-fn reason(name: &str) -> EvaluationReason {
-    match name {
-        "STATIC" => EvaluationReason::Static,
-        "TARGETING_MATCH" => EvaluationReason::TargetingMatch,
-        "SPLIT" => EvaluationReason::Split,
-        "DISABLED" => EvaluationReason::Disabled,
-        "DEFAULT" => EvaluationReason::Default,
-        "ERROR" => EvaluationReason::Error,
-        other => EvaluationReason::Other(other.to_owned()),
+fn reason(reason: OpenFeatureReason) -> EvaluationReason {
+    match reason {
+        OpenFeatureReason::Static => EvaluationReason::Static,
+        OpenFeatureReason::TargetingMatch => EvaluationReason::TargetingMatch,
+        OpenFeatureReason::Split => EvaluationReason::Split,
+        OpenFeatureReason::Disabled => EvaluationReason::Disabled,
+        OpenFeatureReason::Default => EvaluationReason::Default,
+        OpenFeatureReason::Error => EvaluationReason::Error,
+        other => EvaluationReason::Other(other.as_str().to_owned()),
     }
 }
 
@@ -117,7 +118,7 @@ impl FeatureProvider for SwitchyardProvider {
             .with_value("version", decision.version.unwrap_or(0) as i64);
         let reason_name = self
             .client
-            .with_snapshot(|s| openfeature::reason(&decision, s.and_then(|s| s.get(flag_key))));
+            .with_snapshot(|s| openfeature::reason_of(&decision, s.and_then(|s| s.get(flag_key))));
         Ok(ResolutionDetails {
             value: decision.enabled,
             variant: Some(decision.variant.as_str().to_owned()),

@@ -8,7 +8,8 @@
 
 use std::sync::LazyLock;
 
-use switchyard_core::{Decision, Flag, Reason, openfeature};
+use switchyard_core::openfeature::{self, OpenFeatureReason};
+use switchyard_core::{Decision, Flag, Reason};
 
 /// Bytes a flag key may hold without escaping: `[A-Za-z0-9._-]`.
 const PLAIN: [bool; 256] = {
@@ -38,16 +39,6 @@ fn number(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// OpenFeature's reasons (`openfeature::reason`), indexed for [`OFREP_TAILS`].
-const OPENFEATURE_REASONS: [&str; 6] = [
-    "DISABLED",
-    "TARGETING_MATCH",
-    "ERROR",
-    "DEFAULT",
-    "SPLIT",
-    "STATIC",
-];
-
 /// What follows the key in a native answer, up to the version, for each (reason, enabled):
 /// one copy instead of eight small ones.
 static NATIVE_TAILS: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -68,7 +59,7 @@ static NATIVE_TAILS: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// reason, enabled).
 static OFREP_TAILS: LazyLock<Vec<String>> = LazyLock::new(|| {
     let mut tails = Vec::new();
-    for openfeature in OPENFEATURE_REASONS {
+    for openfeature in OpenFeatureReason::ALL.map(OpenFeatureReason::as_str) {
         for reason in Reason::ALL {
             for enabled in [false, true] {
                 let variant = if enabled { "on" } else { "off" };
@@ -180,11 +171,7 @@ pub fn ofrep(out: &mut Vec<u8>, flag_key: &str, d: &Decision, flag: Option<&Flag
 
 /// What follows the key in an OFREP answer, up to the version.
 fn ofrep_tail(out: &mut Vec<u8>, d: &Decision, flag: Option<&Flag>) {
-    let openfeature = openfeature::reason(d, flag);
-    let of = OPENFEATURE_REASONS
-        .iter()
-        .position(|r| *r == openfeature)
-        .unwrap_or(0);
+    let of = openfeature::reason_of(d, flag) as usize;
     let tail =
         &OFREP_TAILS[(of * Reason::ALL.len() + d.reason as usize) * 2 + usize::from(d.enabled)];
     out.extend_from_slice(tail.as_bytes());
@@ -226,10 +213,16 @@ mod tests {
     use switchyard_core::{Reason, Variant};
 
     #[test]
-    fn every_openfeature_reason_has_a_tail() {
+    fn every_openfeature_reason_indexes_its_own_tails() {
+        for (i, reason) in OpenFeatureReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason as usize, i, "{reason:?}");
+        }
         for (flag, d) in cases() {
             let reason = openfeature::reason(&d, Some(&flag));
-            assert!(OPENFEATURE_REASONS.contains(&reason), "{reason}");
+            let mut out = Vec::new();
+            ofrep_tail(&mut out, &d, Some(&flag));
+            let tail = String::from_utf8(out).unwrap();
+            assert!(tail.contains(&format!("\"reason\":\"{reason}\"")), "{tail}");
         }
     }
 
