@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::auth::{Caller, Role};
-use crate::changes::FlagInput;
+use crate::changes::{FlagInput, Precondition};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -42,7 +42,7 @@ pub async fn seed(state: &AppState) -> Result<(), ApiError> {
     let writer = state.writer(&caller)?;
     for (key, body) in demo_flags() {
         let input = FlagInput::from_object(body.as_object().cloned().unwrap_or_default())?;
-        writer.put(key, input, None).await?;
+        writer.put(key, input, Precondition::NONE).await?;
     }
     tracing::info!("seeded the demo flags");
     Ok(())

@@ -9,7 +9,7 @@ use switchyard_core::Flag;
 
 use super::{Body, if_match, none_match, parse_json, parse_optional_json, resource, written};
 use crate::auth::{Admin, Auth, Editor, Viewer};
-use crate::changes::FlagInput;
+use crate::changes::{FlagInput, Precondition};
 use crate::error::ApiError;
 use crate::state::AppState;
 use switchyard_core::FlagPatch;
@@ -28,9 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/flags/{key}/rollback").route(web::post().to(rollback)));
 }
 
-/// The version a write expects: `If-Match`, else the body's `expected_version`.
-fn expected(req: &HttpRequest, from_body: Option<u64>) -> Result<Option<u64>, ApiError> {
-    Ok(if_match(req.headers())?.or(from_body))
+/// What a write expects: the version `If-Match` names; the changes add the body's.
+fn precondition(req: &HttpRequest) -> Result<Precondition, ApiError> {
+    Ok(Precondition::if_match(if_match(req.headers())?))
 }
 
 /// A flag's ETag: its version, quoted.
@@ -73,7 +73,7 @@ async fn put(
     auth: Auth<Editor>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(req.headers())?;
+    let expected = precondition(&req)?;
     let input = FlagInput::from_object(parse_json(&body.0)?)?;
     let writer = state.writer(auth.caller())?;
     let (flag, created) = writer.put(&key, input, expected).await?;
@@ -94,7 +94,7 @@ async fn patch(
     auth: Auth<Editor>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(req.headers())?;
+    let expected = precondition(&req)?;
     let change: FlagPatch = parse_json(&body.0)?;
     let writer = state.writer(auth.caller())?;
     let flag = writer.patch(&key, change, expected).await?;
@@ -116,7 +116,7 @@ async fn delete(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: DeleteRequest = parse_optional_json(&body.0)?;
-    let expected = expected(&req, request.expected_version)?;
+    let expected = precondition(&req)?.or_body(request.expected_version);
     let writer = state.writer(auth.caller())?;
     let deleted = writer.delete(&key, expected, request.reason).await?;
     Ok(written(HttpResponse::Ok(), &writer).json(serde_json::json!({"deleted": deleted})))
@@ -156,7 +156,7 @@ async fn rollback(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: RollbackRequest = parse_json(&body.0)?;
-    let expected = expected(&req, request.expected_version)?;
+    let expected = precondition(&req)?.or_body(request.expected_version);
     let writer = state.writer(auth.caller())?;
     let flag = writer
         .rollback(&key, request.to_version, expected, request.reason)

@@ -1,4 +1,4 @@
-//! What a committed change tells the people watching (SPEC §7 notifications): one event per
+//! What a committed change tells the people watching (docs/api.md#release-plans notifications): one event per
 //! plan transition and per kill switch change, whoever made it, with one human sentence.
 //! Made only by the instance that committed the change, so each is sent once.
 

@@ -5,7 +5,7 @@ use switchyard_core::validate::validate_key;
 use switchyard_core::{Flag, FlagPatch, FlagSpec};
 
 use super::diff::audited;
-use super::{ChangeError, Writer, conflict, reason, to_value};
+use super::{ChangeError, Precondition, Writer, reason, to_value};
 use crate::store::{Change, Commit};
 
 /// A full flag, as `PUT /v1/flags/{key}` takes it: a [`FlagSpec`] and what comes with a
@@ -24,7 +24,7 @@ pub struct FlagInput {
 struct Envelope {
     #[serde(default)]
     key: Option<String>,
-    /// Accepted only as it is: only the kill endpoints change a kill switch (SPEC §6).
+    /// Accepted only as it is: only the kill endpoints change a kill switch (docs/flags.md#limits-and-safety-rules).
     #[serde(default)]
     kill_switch: Option<bool>,
     #[serde(default)]
@@ -75,7 +75,7 @@ impl FlagInput {
 }
 
 /// Why a write that would change a kill switch is refused: only the kill endpoints do that,
-/// with a reason to turn one on (SPEC §6).
+/// with a reason to turn one on (docs/flags.md#limits-and-safety-rules).
 fn kill_switch_elsewhere(key: &str) -> ChangeError {
     ChangeError::BadInput(format!(
         "kill_switch changes only through POST /v1/flags/{key}/kill (with a reason to turn it \
@@ -90,7 +90,7 @@ impl Writer<'_> {
         &self,
         key: &str,
         input: FlagInput,
-        if_match: Option<u64>,
+        precondition: Precondition,
     ) -> Result<(Flag, bool), ChangeError> {
         validate_key(key).map_err(switchyard_core::ValidationError::from)?;
         if let Some(body_key) = &input.envelope.key
@@ -100,9 +100,9 @@ impl Writer<'_> {
                 "the body's key {body_key:?} differs from the path's {key:?}"
             )));
         }
-        let expected = if_match
-            .or(input.envelope.expected_version)
-            .or(input.envelope.version);
+        let precondition = precondition
+            .or_body(input.envelope.expected_version)
+            .or_body(input.envelope.version);
         let why = reason(input.envelope.reason)?;
         let _ = (
             &input.envelope.updated_at,
@@ -118,8 +118,10 @@ impl Writer<'_> {
         flag.kill_switch = kill_switch;
         // The plan changes only through its own routes.
         flag.plan = current.as_ref().and_then(|c| c.plan.clone());
-        let (version, action) = match (&current, expected) {
-            (None, None) => (self.first_version(key, 1).await?, "flag.create"),
+        precondition.check(key, current.as_ref().map(|c| c.version))?;
+        let (version, action) = match (&current, precondition.expected()) {
+            // (None, Some(_)) was refused by the check: nothing to replace.
+            (None, _) => (self.first_version(key, 1).await?, "flag.create"),
             (Some(c), None) => {
                 return Err(ChangeError::Conflict {
                     message: format!(
@@ -129,10 +131,6 @@ impl Writer<'_> {
                     ),
                     current_version: Some(c.version),
                 });
-            }
-            (None, Some(e)) => return Err(conflict(key, Some(e), None)),
-            (Some(c), Some(e)) if c.version != e => {
-                return Err(conflict(key, Some(e), Some(c.version)));
             }
             (Some(c), Some(_)) => (c.version.saturating_add(1), "flag.update"),
         };
@@ -158,7 +156,7 @@ impl Writer<'_> {
         &self,
         key: &str,
         patch: FlagPatch,
-        if_match: Option<u64>,
+        precondition: Precondition,
     ) -> Result<Flag, ChangeError> {
         if patch.kill_switch.is_some() {
             return Err(kill_switch_elsewhere(key));
@@ -180,7 +178,7 @@ impl Writer<'_> {
                 )));
             }
         }
-        let expected = if_match.or(patch.expected_version);
+        let expected = precondition.or_body(patch.expected_version);
         let why = reason(patch.reason.clone())?;
         self.update(key, expected, "flag.update", why, |f| patch.apply(f))
             .await
@@ -190,16 +188,12 @@ impl Writer<'_> {
     pub async fn delete(
         &self,
         key: &str,
-        expected: Option<u64>,
+        expected: Precondition,
         why: Option<String>,
     ) -> Result<Flag, ChangeError> {
         let why = reason(why)?;
         let current = self.current(key).await?;
-        if let Some(e) = expected
-            && e != current.version
-        {
-            return Err(conflict(key, Some(e), Some(current.version)));
-        }
+        expected.check(key, Some(current.version))?;
         let commit = Commit {
             changes: vec![Change::DeleteFlag {
                 key: key.to_owned(),
@@ -222,7 +216,7 @@ impl Writer<'_> {
         &self,
         key: &str,
         to: u64,
-        expected: Option<u64>,
+        expected: Precondition,
         why: Option<String>,
     ) -> Result<Flag, ChangeError> {
         let why = reason(why)?;
@@ -234,7 +228,7 @@ impl Writer<'_> {
                 ChangeError::NotFound(format!("flag {key:?} has no version {to}"))
             });
         };
-        // The kill switch stays as it is now (SPEC §6: a rollback never lifts one).
+        // The kill switch stays as it is now (docs/flags.md#limits-and-safety-rules: a rollback never lifts one).
         // So does the release plan: it changes only through its own routes.
         let restore = move |current: Flag| Flag {
             key: current.key,

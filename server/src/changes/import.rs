@@ -66,7 +66,7 @@ impl Writer<'_> {
         for mut incoming in export.flags {
             let key = incoming.key.clone();
             let existing = current.remove(&key);
-            // An import never lifts an active kill switch (SPEC §6); one it turns on is
+            // An import never lifts an active kill switch (docs/flags.md#limits-and-safety-rules); one it turns on is
             // audited with a reason.
             let was_killed = existing.as_ref().is_some_and(|c| c.kill_switch);
             incoming.kill_switch |= was_killed;
@@ -118,7 +118,7 @@ impl Writer<'_> {
         }
         let switch = export.global_kill_switch;
         let before = loaded.global_kill_switch;
-        // Only turning the global switch on: an import never lifts it (SPEC §6).
+        // Only turning the global switch on: an import never lifts it (docs/flags.md#limits-and-safety-rules).
         let mut global_kill = None;
         if switch.active && !before.active {
             plan.global_kill_switch_changed = true;

@@ -1,10 +1,10 @@
 //! Kill switches: a flag's own and the global one. Turning one on needs a reason; these are
-//! the only writes that change a kill switch (SPEC §6).
+//! the only writes that change a kill switch (docs/flags.md#limits-and-safety-rules).
 
 use chrono::Utc;
 use switchyard_core::{Flag, KillSwitch};
 
-use super::{ChangeError, Event, Writer, reason, to_value};
+use super::{ChangeError, Event, Precondition, Writer, reason, to_value};
 use crate::store::{Change, Commit};
 
 impl Writer<'_> {
@@ -24,7 +24,7 @@ impl Writer<'_> {
         let action = if active { "flag.kill" } else { "flag.unkill" };
         let before = self.current(key).await?;
         let flag = self
-            .update(key, None, action, why.clone(), |f| Flag {
+            .update(key, Precondition::NONE, action, why.clone(), |f| Flag {
                 kill_switch: active,
                 ..f
             })
@@ -78,7 +78,7 @@ impl Writer<'_> {
 }
 
 impl Writer<'_> {
-    /// Tells the watchers that a kill switch changed (SPEC §7 notifications): `flag`'s, or
+    /// Tells the watchers that a kill switch changed (docs/api.md#release-plans notifications): `flag`'s, or
     /// the global one (`None`), whoever changed it (a person, a guard, an import).
     pub(super) fn tell_kill(&self, flag: Option<&Flag>, active: bool, why: Option<&str>) {
         let actor = self.actor;

@@ -34,12 +34,14 @@ pub mod flags;
 pub mod import;
 pub mod kill;
 pub mod plan;
+pub mod precondition;
 pub mod tokens;
 
 pub use error::ChangeError;
 pub use events::Event;
 pub use flags::FlagInput;
 pub use import::{ImportMode, ImportPlan};
+pub use precondition::Precondition;
 pub use tokens::{IssuedToken, TokenInfo};
 
 /// How often an unconditional change retries when a writer on another instance got in first.
@@ -165,14 +167,6 @@ fn reason(reason: Option<String>) -> Result<Option<String>, ChangeError> {
     Ok(reason)
 }
 
-fn conflict(key: &str, expected: Option<u64>, current: Option<u64>) -> ChangeError {
-    ChangeError::from(StoreError::Conflict {
-        key: key.to_owned(),
-        expected,
-        current,
-    })
-}
-
 impl Writer<'_> {
     /// Pauses `next`'s running plan when this (a person's) change steers what it steers;
     /// returns the note saying so.
@@ -278,12 +272,12 @@ impl Writer<'_> {
             .ok_or_else(|| ChangeError::FlagNotFound(key.to_owned()))
     }
 
-    /// Changes `key` with `edit`. With `expected`, only from that version (else 409); without,
-    /// from whatever version is current, retrying when another writer gets in first.
+    /// Changes `key` with `edit`. With an expected version, only from that version (else 409);
+    /// without, from whatever version is current, retrying when another writer gets in first.
     async fn update(
         &self,
         key: &str,
-        expected: Option<u64>,
+        expected: Precondition,
         action: &str,
         why: Option<String>,
         edit: impl Fn(Flag) -> Flag,
@@ -295,11 +289,7 @@ impl Writer<'_> {
                 tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5)).await;
             }
             let current = self.current(key).await?;
-            if let Some(e) = expected
-                && e != current.version
-            {
-                return Err(conflict(key, Some(e), Some(current.version)));
-            }
+            expected.check(key, Some(current.version))?;
             let mut next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
             let steered = self.steer(&current, &mut next);
             let (before, after) = audited(Some(&current), Some(&next));
@@ -317,7 +307,7 @@ impl Writer<'_> {
                     self.told_steered(&next, steered);
                     return Ok(next);
                 }
-                Err(ChangeError::Conflict { .. }) if expected.is_none() => continue,
+                Err(ChangeError::Conflict { .. }) if expected.expected().is_none() => continue,
                 Err(e) => return Err(e),
             }
         }

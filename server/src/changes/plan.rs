@@ -1,4 +1,4 @@
-//! Release plans as flag writes (SPEC §7): starting one, a person's pause, resume, advance
+//! Release plans as flag writes (docs/api.md#release-plans): starting one, a person's pause, resume, advance
 //! and abort, and the scheduler's steps (stage, complete, trip). Each is an ordinary update
 //! of the flag — versioned, validated, audited — so with many instances the expected
 //! version decides who makes a transition and the others do nothing. A person's change to a
@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use switchyard_core::Flag;
 use switchyard_core::plan::{GuardStatus, OnTrip, PlanState, ReleasePlan, Step, Trip};
 
-use super::{ChangeError, Event, Writer, reason};
+use super::{ChangeError, Event, Precondition, Writer, reason};
 use crate::store::AuditEntry;
 
 fn no_plan(key: &str) -> ChangeError {
@@ -147,7 +147,13 @@ impl Writer<'_> {
         edit: impl Fn(Flag) -> Flag,
     ) -> Result<Flag, ChangeError> {
         let written = self
-            .update(&flag.key, Some(flag.version), action, why, edit)
+            .update(
+                &flag.key,
+                Precondition::if_match(Some(flag.version)),
+                action,
+                why,
+                edit,
+            )
             .await?;
         if let Some(plan) = &written.plan {
             self.tell(event, &written, text(&written), plan_detail(plan));
