@@ -88,7 +88,7 @@ fn bench_sdk(c: &mut Criterion) {
     group.bench_function("client_is_enabled", |b| {
         b.iter(|| client.is_enabled(black_box("new-onboarding"), black_box(&ctx)))
     });
-    // The same, with impact counting on (SPEC §8): a running client (its server unreachable,
+    // The same, with impact counting on (docs/api.md#release-plans): a running client (its server unreachable,
     // so its reports fail quietly) whose every evaluation counts an exposure.
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let counting = runtime.block_on(async {

@@ -1,4 +1,4 @@
-//! Impact end to end with real processes (SPEC §8): applications built on the SDK, each its
+//! Impact end to end with real processes (docs/api.md#release-plans): applications built on the SDK, each its
 //! own process (`impact_app`), evaluate two flags in release plans for thousands of simulated
 //! users and track errors at a rate that depends on the variant: on `worse`, users who got
 //! the feature err 5× as often; on `alike`, as often as the others. The impact guard trips

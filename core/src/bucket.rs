@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn spec_vectors() {
-        // SPEC §2: in group AB12A, user 122 has bucket 23 and user 155 bucket 100.
+        // docs/flags.md#the-decision: in group AB12A, user 122 has bucket 23 and user 155 bucket 100.
         assert_eq!(bucket("AB12A", "122"), 23);
         assert_eq!(bucket("AB12A", "155"), 100);
     }

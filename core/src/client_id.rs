@@ -1,4 +1,4 @@
-//! The `X-Switchyard-Client` header (SPEC §10): how an SDK names itself to the instance it
+//! The `X-Switchyard-Client` header (docs/api.md#fleet-proof-that-a-change-took): how an SDK names itself to the instance it
 //! streams from, so the fleet view can count which version each SDK has loaded. The SDK
 //! writes it and the server reads it with this one module.
 //!

@@ -1,11 +1,11 @@
-//! The evaluation context (SPEC §2): who is asking, and from which market. Read from a JSON
+//! The evaluation context (docs/flags.md#the-decision): who is asking, and from which market. Read from a JSON
 //! object only, borrowing its strings from the request when it can.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// What an evaluation knows about the caller (SPEC §2). Borrows from the request when it can.
+/// What an evaluation knows about the caller (docs/flags.md#the-decision). Borrows from the request when it can.
 ///
 /// `targetingKey` (OFREP) is accepted for `user_id`; other attributes are ignored. An empty
 /// `user_id` counts as no user, as OpenFeature SDKs send `""` when no key is set. It is read

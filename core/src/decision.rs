@@ -22,7 +22,7 @@ impl Variant {
     }
 }
 
-/// Which rule of SPEC §2 decided.
+/// Which rule of docs/flags.md#the-decision decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Reason {

@@ -1,4 +1,4 @@
-//! Evaluation: the rules of SPEC §2, in order; the first that applies decides.
+//! Evaluation: the rules of docs/flags.md#the-decision, in order; the first that applies decides.
 //! Reads only the snapshot and the context: no allocation, no lock, no I/O.
 
 use crate::bucket::bucket;

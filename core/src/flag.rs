@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::plan::ReleasePlan;
 
-/// A feature flag as stored, served and exported (SPEC §1).
+/// A feature flag as stored, served and exported (docs/flags.md#a-flag).
 ///
 /// Deserialising is lenient (missing fields take their defaults, unknown fields are ignored,
 /// so an older SDK can read a newer server's snapshot); [`crate::validate_flag`] is what
@@ -47,13 +47,13 @@ pub struct Flag {
     /// Who last changed the flag (a token's name); set by the server only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
-    /// The release plan walking its rollout (SPEC §7); changed only through the plan's own
+    /// The release plan walking its rollout (docs/api.md#release-plans); changed only through the plan's own
     /// routes and its scheduler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Box<ReleasePlan>>,
 }
 
-/// What a client may set on a flag (SPEC §1): everything but its key, its kill switch (only
+/// What a client may set on a flag (docs/flags.md#a-flag): everything but its key, its kill switch (only
 /// the kill endpoints change that) and the server's stamps. The one place these fields are
 /// listed for writes: [`Flag::spec`] and [`Flag::with_spec`] destructure without `..`, so a
 /// field added here is a compile error wherever a write applies it, never silently dropped.

@@ -1,4 +1,4 @@
-//! Impact (SPEC §8): what SDKs report — exposures and tracked events per flag and variant —
+//! Impact (docs/api.md#release-plans): what SDKs report — exposures and tracked events per flag and variant —
 //! summed per plan stage, and the test an impact guard makes on the sums: is the event rate
 //! among users who got `on` higher than `max_ratio` × the rate among users who got `off`?
 //!

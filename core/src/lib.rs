@@ -7,14 +7,14 @@
 //!   Export — also the wire and backup format.
 //! - [`bucket`]: the Unleash-compatible murmur3 bucket that makes rollouts sticky per user.
 //! - [`context`]: `Context`, who is asking (read from a JSON object only).
-//! - [`eval`]: `evaluate`, the single entry point of the rules in SPEC §2.
+//! - [`eval`]: `evaluate`, the single entry point of the rules in docs/flags.md#the-decision.
 //! - [`validate`]: rejects impossible flags, reporting every problem at once.
 //! - [`openfeature`]: maps a decision onto the OpenFeature (OFREP) reason vocabulary.
-//! - [`role`]: who may do what (SPEC §4), shared by the server and the CLI.
+//! - [`role`]: who may do what (docs/api.md#tokens-and-roles), shared by the server and the CLI.
 //! - [`patch`]: `FlagPatch`, a partial change (the server applies it, the CLI builds it).
 //! - [`impact`]: exposures and events per variant, and the sequential test impact guards make.
 //! - [`plan`]: release plans: stages, guards, and what a running plan does next.
-//! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (SPEC §10).
+//! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (docs/api.md#fleet-proof-that-a-change-took).
 
 pub mod bucket;
 pub mod client_id;

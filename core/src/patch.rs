@@ -37,7 +37,7 @@ pub struct FlagPatch {
     /// Users to remove from the whitelist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whitelist_remove: Option<Vec<String>>,
-    /// Refused: only the kill endpoints change a kill switch (SPEC §6).
+    /// Refused: only the kill endpoints change a kill switch (docs/flags.md#limits-and-safety-rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_switch: Option<bool>,
     /// The version the change is based on (409 when the flag is at another).

@@ -1,4 +1,4 @@
-//! Who may do what (SPEC §4): the role a token has. Roles are ordered; each may do everything
+//! Who may do what (docs/api.md#tokens-and-roles): the role a token has. Roles are ordered; each may do everything
 //! the ones before it may. Server and CLI share this one definition.
 
 use std::fmt;

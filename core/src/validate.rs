@@ -5,10 +5,10 @@ use std::collections::HashSet;
 
 use crate::model::{Context, Export, Flag};
 
-/// Limits a flag must keep within. The defaults are SPEC §1's; a server may raise them.
+/// Limits a flag must keep within. The defaults are docs/flags.md#a-flag's; a server may raise them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Most user ids in one whitelist (SPEC: 10,000).
+    /// Most user ids in one whitelist (10,000: docs/flags.md#limits-and-safety-rules).
     pub max_whitelist: usize,
     /// Most market codes on one flag.
     pub max_markets: usize,
@@ -33,13 +33,13 @@ impl Default for Limits {
 pub const MAX_KEY_LEN: usize = 128;
 /// The longest whitelisted user id, in bytes.
 pub const MAX_USER_ID_BYTES: usize = 256;
-/// The longest `user_id` (`targetingKey`) an evaluation accepts, in bytes (SPEC §6): a longer
+/// The longest `user_id` (`targetingKey`) an evaluation accepts, in bytes (docs/flags.md#limits-and-safety-rules): a longer
 /// one is refused before it is hashed.
 pub const MAX_CONTEXT_USER_BYTES: usize = 1024;
 /// The longest reason a kill switch, write or import may carry, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
 /// The highest version (flag or snapshot): 2^53 − 1, exact in every JSON client and in Lua
-/// (SPEC §6). A write or import that would pass it is refused.
+/// (docs/flags.md#limits-and-safety-rules). A write or import that would pass it is refused.
 pub const MAX_VERSION: u64 = (1 << 53) - 1;
 
 pub use crate::problem::{Problem, ValidationError};
@@ -115,8 +115,8 @@ pub fn validate_user_id(user: &str) -> Result<(), String> {
     }
 }
 
-/// Checks an evaluation context (SPEC §6): a `user_id` of at most 1,024 bytes without NUL,
-/// and a market code as in SPEC §1 (an empty one counts as none). Cheap: it runs before
+/// Checks an evaluation context (docs/flags.md#limits-and-safety-rules): a `user_id` of at most 1,024 bytes without NUL,
+/// and a market code as in docs/flags.md#a-flag (an empty one counts as none). Cheap: it runs before
 /// anything is hashed.
 pub fn validate_context(ctx: &Context<'_>) -> Result<(), String> {
     if let Some(user) = ctx.user_id.as_deref() {

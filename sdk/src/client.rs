@@ -136,7 +136,7 @@ impl Client {
 
     /// Counts `event` (e.g. `"error"`) for `flag`, attributed to the variant `ctx`'s user
     /// gets: what impact guards compare between the users who got the feature and those who
-    /// did not (SPEC §8). An unknown flag, or a name other than 1 to 64 of
+    /// did not (docs/api.md#release-plans). An unknown flag, or a name other than 1 to 64 of
     /// `[A-Za-z0-9._:-]`, counts nothing. Never blocks, never does I/O.
     pub fn track(&self, flag: &str, event: &str, ctx: &Context<'_>) {
         if !self.shared.config.report_impact {
@@ -306,7 +306,7 @@ impl ClientBuilder {
     }
 
     /// Whether to count exposures and tracked events and report them to the server every
-    /// [`ClientBuilder::impact_interval`] (default: on; SPEC §8). Off, `track` does nothing.
+    /// [`ClientBuilder::impact_interval`] (default: on; docs/api.md#release-plans). Off, `track` does nothing.
     pub fn report_impact(mut self, on: bool) -> Self {
         self.config.report_impact = on;
         self

@@ -1,4 +1,4 @@
-//! Impact reports (SPEC §8): every evaluation counts an exposure for (flag, variant), and
+//! Impact reports (docs/api.md#release-plans): every evaluation counts an exposure for (flag, variant), and
 //! `Client::track` counts an event for the variant the user got. Counting is one relaxed
 //! atomic add per evaluation, in counters that live beside the snapshot they count for. A
 //! task sends the counts to `POST /v1/impact` every `impact_interval` (5 s by default) and

@@ -35,7 +35,7 @@
 //! - [`sync`]: the background task: snapshot fetches, the event stream, polling, backoff.
 //! - [`bootstrap`]: bootstrap data and the persisted snapshot file.
 //! - [`error`]: `SdkError`, what building or waiting can fail with.
-//! - [`impact`]: exposures and tracked events, counted and reported (SPEC §8).
+//! - [`impact`]: exposures and tracked events, counted and reported (docs/api.md#release-plans).
 //! - `openfeature` (feature `openfeature`): an OpenFeature provider.
 
 pub mod bootstrap;

@@ -90,7 +90,7 @@ pub(crate) struct Config {
     pub(crate) client_id: String,
     /// The application's name in the fleet view.
     pub(crate) app: String,
-    /// Count exposures and tracked events and report them (SPEC §8).
+    /// Count exposures and tracked events and report them (docs/api.md#release-plans).
     pub(crate) report_impact: bool,
     /// How often they are reported.
     pub(crate) impact_interval: Duration,

@@ -3,7 +3,7 @@
 //! down it polls the snapshot every refresh interval and retries the stream with exponential
 //! backoff and jitter. Every failure keeps the last good flags and is logged, never raised.
 //!
-//! Every request names the client (`X-Switchyard-Client`, SPEC §10), and the stream says
+//! Every request names the client (`X-Switchyard-Client`, docs/api.md#fleet-proof-that-a-change-took), and the stream says
 //! which version the client has (`Last-Event-ID`), so the server's fleet view can prove
 //! that this app serves a change. A fetch behind a load balancer may land on an instance
 //! that lags the one that announced the version: it is retried until the announced version

@@ -1,4 +1,4 @@
-// Switchyard console (SPEC §9): a single page on the HTTP API. The token lives in
+// Switchyard console (docs/api.md#console): a single page on the HTTP API. The token lives in
 // sessionStorage and goes in the Authorization header, never in a URL. Everything shown is
 // built with textContent (flag keys, reasons and audit entries are data, never markup).
 // Controls a role may not use are not shown; the server refuses them anyway.

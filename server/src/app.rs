@@ -94,20 +94,20 @@ impl Application {
         // A store that is down now (Redis) must not stop the start: the instance serves as
         // soon as a first snapshot loads, and says not-ready until then.
         match sync::refresh(&state).await {
-            Ok(()) if state.settings.demo => {
+            Ok(()) if state.settings().demo => {
                 demo::seed(&state).await.context("seeding the demo flags")?;
             }
             Ok(()) => {}
             Err(e) => tracing::warn!(error = %e, "store unavailable at start; retrying"),
         }
-        if state.is_loaded() && state.tokens.is_empty() {
+        if state.is_loaded() && state.tokens().is_empty() {
             tracing::warn!(
                 "no token is configured, so every request will answer 401: set \
                  SWITCHYARD_ADMIN_TOKEN and SWITCHYARD_SDK_TOKEN (16 characters or more) for a \
                  first run, then create named tokens with POST /v1/tokens"
             );
         }
-        let interval = Duration::from_secs(state.settings.server.reconcile_interval_secs);
+        let interval = Duration::from_secs(state.settings().server.reconcile_interval_secs);
         sync::spawn_sync(&state, interval);
         sync::spawn_retention(&state, RETENTION_EVERY);
         tasks::heartbeat::spawn_heartbeat(&state);
@@ -115,7 +115,7 @@ impl Application {
         tasks::impact::spawn_flusher(&state);
 
         let data = web::Data::from(state.clone());
-        let server_settings = state.settings.server.clone();
+        let server_settings = state.settings().server.clone();
         let make_app = move || {
             App::new()
                 .app_data(data.clone())
@@ -135,7 +135,7 @@ impl Application {
         // through wire::ProblemBodies, so even the answers the HTTP layer writes itself (400,
         // 408, 431 before any route) are problem+json. Signals are ours (run_until_stopped):
         // streams must end before the graceful stop waits on them; in-flight requests get a
-        // second to finish (SPEC §6: exit within 2 s).
+        // second to finish (docs/flags.md#limits-and-safety-rules: exit within 2 s).
         let mut server = Server::build()
             .disable_signals()
             .shutdown_timeout(SHUTDOWN_GRACE_SECS)
@@ -156,8 +156,8 @@ impl Application {
                 })
                 .and_then(http)
             })?;
-        if state.settings.server.workers > 0 {
-            server = server.workers(state.settings.server.workers);
+        if state.settings().server.workers > 0 {
+            server = server.workers(state.settings().server.workers);
         }
         Ok(Application {
             server: server.run(),
@@ -183,9 +183,9 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT, then stops gracefully: open streams end at once (their
     /// SDKs reconnect to another instance), in-flight requests finish, and the process can
-    /// exit within 2 s (SPEC §6).
+    /// exit within 2 s (docs/flags.md#limits-and-safety-rules).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let stopping = self.state.stopping.clone();
+        let stopping = self.state.stopping().clone();
         let handle = self.server.handle();
         drop(self.state);
         tokio::spawn(async move {

@@ -1,4 +1,4 @@
-//! Who may call what (SPEC §4): the `Auth<Role>` extractor admits a request only with role `R`
+//! Who may call what (docs/api.md#tokens-and-roles): the `Auth<Role>` extractor admits a request only with role `R`
 //! or higher — a handler states its role in its signature, so none can forget the check. The
 //! token table itself is [`crate::tokens`].
 
@@ -91,7 +91,7 @@ struct Remembered {
 fn verify(req: &HttpRequest, state: &AppState, token: &str) -> Option<Arc<Caller>> {
     use subtle::ConstantTimeEq;
     let memo = req.conn_data::<ConnectionToken>();
-    let generation = state.tokens.generation();
+    let generation = state.tokens().generation();
     if let Some(memo) = memo
         && let Some(r) = memo.0.borrow().as_ref()
         && r.generation == generation
@@ -99,7 +99,7 @@ fn verify(req: &HttpRequest, state: &AppState, token: &str) -> Option<Arc<Caller
     {
         return Some(r.caller.clone());
     }
-    let caller = state.tokens.verify(token)?;
+    let caller = state.tokens().verify(token)?;
     if let Some(memo) = memo {
         *memo.0.borrow_mut() = Some(Remembered {
             token: token.as_bytes().into(),

@@ -1,4 +1,4 @@
-//! CORS for browsers (SPEC §6): the evaluation, snapshot, stream and OFREP routes open to the
+//! CORS for browsers (docs/flags.md#limits-and-safety-rules): the evaluation, snapshot, stream and OFREP routes open to the
 //! origins in `SWITCHYARD_SERVER__CORS_ORIGINS`, so OpenFeature's web provider works from
 //! another origin. Admin routes never answer CORS: a browser page on another origin cannot
 //! read or change flags, whatever token it holds.

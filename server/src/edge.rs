@@ -39,7 +39,7 @@ const HSTS: (HeaderName, HeaderValue) = (
     HeaderValue::from_static("max-age=31536000; includeSubDomains"),
 );
 
-/// The method as a metrics label, from a closed set (SPEC §6): any method may be sent, and
+/// The method as a metrics label, from a closed set (docs/flags.md#limits-and-safety-rules): any method may be sent, and
 /// each new label value would be a new series kept for ever.
 fn method_label(method: &Method) -> &'static str {
     match method.as_str() {
@@ -66,7 +66,7 @@ where
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let origin = state
         .as_ref()
-        .and_then(|s| cors::allowed_origin(&req, &s.settings.server.cors_origins));
+        .and_then(|s| cors::allowed_origin(&req, &s.settings().server.cors_origins));
     let call = match origin.clone() {
         Some(origin) if cors::is_preflight(&req) => {
             Either::Left(ready(Ok(req.into_response(cors::preflight(origin)))))
@@ -82,7 +82,7 @@ where
         if status.is_client_error() || status.is_server_error() {
             res = error::rewrite_framework_error(res);
         }
-        let hsts = state.as_ref().is_some_and(|s| s.settings.server.hsts);
+        let hsts = state.as_ref().is_some_and(|s| s.settings().server.hsts);
         let headers = res.headers_mut();
         // The console's pages set their own (still strict) policy; nothing else sets any of
         // these, so only that one is looked for.
@@ -97,7 +97,7 @@ where
             let route = res.request().match_name().unwrap_or("unmatched");
             let method = method_label(res.request().method());
             state
-                .metrics
+                .metrics()
                 .observe_http(route, method, res.status(), started.elapsed());
         }
         Ok(res)

@@ -58,7 +58,7 @@ pub enum ApiError {
     /// Too many admin writes from this caller.
     #[error("too many writes from this token: retry in {0} s")]
     RateLimited(u64),
-    /// The token holds as many open streams as it may (SPEC §6).
+    /// The token holds as many open streams as it may (docs/flags.md#limits-and-safety-rules).
     #[error(
         "this token holds {0} open streams, the most one token may (SWITCHYARD_LIMITS__STREAMS_PER_TOKEN): close one or use another token"
     )]

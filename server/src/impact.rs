@@ -1,4 +1,4 @@
-//! Impact reports from SDKs (SPEC §8), summed: `POST /v1/impact` adds to an in-memory buffer
+//! Impact reports from SDKs (docs/api.md#release-plans), summed: `POST /v1/impact` adds to an in-memory buffer
 //! (the request never waits on the store), and a task adds the buffer to the store once a
 //! second, each flag's sums to the stage its plan is in then (`ReleasePlan::stage_key`; `none`
 //! without a plan). The store adds atomically, so every instance's reports meet in the same

@@ -1,4 +1,4 @@
-//! Webhooks (SPEC §7): every plan transition and kill switch change is `POST`ed as JSON to
+//! Webhooks (docs/api.md#release-plans): every plan transition and kill switch change is `POST`ed as JSON to
 //! each URL in `SWITCHYARD_NOTIFY__WEBHOOKS`. Off the request path: a write only puts the
 //! event on a bounded queue (never waits); a task delivers, retrying each URL with
 //! exponential backoff, and counts what fails in `switchyard_webhook_failures_total`.

@@ -1,5 +1,6 @@
-//! `AppState`: what every request shares, behind one `Arc` — the store handle, the published
-//! snapshot (swapped atomically, read without a lock), tokens, metrics and the write limiter.
+//! `AppState`: what every request and background task shares, behind one `Arc` — the store
+//! handle, the published snapshot (swapped atomically, read without a lock), tokens, metrics
+//! and the write limiter, and each subsystem's own state.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -51,7 +52,7 @@ impl Reads<'_> {
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.0.tokens().await
     }
-    /// Every instance's heartbeat (SPEC §10), aged by the store's clock.
+    /// Every instance's heartbeat (docs/api.md#fleet-proof-that-a-change-took), aged by the store's clock.
     pub async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError> {
         self.0.fleet(forget_after).await
     }
@@ -83,7 +84,7 @@ pub struct AppState {
     /// [`AppState::changes`].
     store: Arc<dyn Store>,
     /// The one path that writes to the store: versioned, validated, audited.
-    pub changes: Changes,
+    changes: Changes,
     /// The snapshot being served.
     published: ArcSwap<Published>,
     /// True once a snapshot has been loaded from the store.
@@ -95,36 +96,91 @@ pub struct AppState {
     /// A std Mutex: it is never held across an await.
     store_error: Mutex<Option<String>>,
     /// Accepted tokens.
-    pub tokens: Tokens,
+    tokens: Tokens,
     /// Prometheus metrics.
-    pub metrics: Metrics,
+    metrics: Metrics,
     /// The settings the server started with.
-    pub settings: Settings,
+    settings: Settings,
     writes: DefaultKeyedRateLimiter<String>,
     /// Serialises snapshot refreshes so an older load never replaces a newer one.
     refresh_lock: tokio::sync::Mutex<()>,
     /// The version of each snapshot published, for streams that follow changes.
-    pub versions: tokio::sync::watch::Sender<u64>,
-    /// True once the server is stopping: open streams end at once (SPEC §6), so SDKs
+    versions: tokio::sync::watch::Sender<u64>,
+    /// True once the server is stopping: open streams end at once (docs/flags.md#limits-and-safety-rules), so SDKs
     /// reconnect elsewhere and the process exits without waiting on them.
-    pub stopping: tokio::sync::watch::Sender<bool>,
+    stopping: tokio::sync::watch::Sender<bool>,
     /// Audit queries run one at a time per instance, off the workers: a caller looping on
     /// `/v1/audit` waits its turn instead of taking the cores evaluations need.
-    pub audit_queries: tokio::sync::Semaphore,
+    audit_queries: tokio::sync::Semaphore,
     /// This instance in the fleet: its id, its SDKs, whether it follows the store.
-    pub fleet: FleetState,
+    fleet: FleetState,
     /// Webhooks for plan transitions and kill switch changes.
-    pub notifier: Notifier,
+    notifier: Notifier,
     /// What the release plans' guards read.
-    pub guards: Guards,
+    guards: Guards,
     /// SDK impact reports waiting for the next flush to the store.
-    pub impact: ImpactBuffer,
+    impact: ImpactBuffer,
     /// Open streams per token name, each capped at `limits.streams_per_token`.
     /// A std Mutex: it is never held across an await.
     streams: Mutex<HashMap<String, usize>>,
 }
 
 impl AppState {
+    /// The one path that writes to the store: versioned, validated, audited.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
+    /// The accepted tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// The Prometheus metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The settings the server started with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The version of each snapshot published, for streams that follow changes.
+    pub fn versions(&self) -> &tokio::sync::watch::Sender<u64> {
+        &self.versions
+    }
+
+    /// True once the server is stopping: open streams end at once.
+    pub fn stopping(&self) -> &tokio::sync::watch::Sender<bool> {
+        &self.stopping
+    }
+
+    /// Audit queries run one at a time per instance, off the workers.
+    pub fn audit_queries(&self) -> &tokio::sync::Semaphore {
+        &self.audit_queries
+    }
+
+    /// This instance in the fleet: its id, its SDKs, whether it follows the store.
+    pub fn fleet(&self) -> &FleetState {
+        &self.fleet
+    }
+
+    /// Webhooks for plan transitions and kill switch changes.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// What the release plans' guards read.
+    pub fn guards(&self) -> &Guards {
+        &self.guards
+    }
+
+    /// SDK impact reports waiting for the next flush to the store.
+    pub fn impact(&self) -> &ImpactBuffer {
+        &self.impact
+    }
+
     /// State with an empty, not-yet-loaded snapshot.
     pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
         let per_minute =

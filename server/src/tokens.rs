@@ -1,4 +1,4 @@
-//! The token table (SPEC §4): who a bearer token is. Tokens are stored as SHA-256 hashes and
+//! The token table (docs/api.md#tokens-and-roles): who a bearer token is. Tokens are stored as SHA-256 hashes and
 //! compared in constant time; a stored token keeps its caller across reloads, so a revoked one
 //! can be told apart (open streams end). A leaf: HTTP, the state and the store's writes are
 //! elsewhere.

@@ -3,7 +3,7 @@
 //! that never finish arriving (408). actix-http writes those with an empty body and offers no
 //! hook, so every connection's writes pass through [`ProblemBodies`], which turns exactly
 //! those heads (`content-length: 0`, written by the framework) into problem+json answers like
-//! every other error (SPEC §3). Everything else passes through untouched.
+//! every other error (docs/api.md). Everything else passes through untouched.
 
 use std::io;
 use std::pin::Pin;

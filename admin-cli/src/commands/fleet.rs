@@ -1,5 +1,5 @@
 //! `switchyard fleet`, and the proof after a change that it took everywhere: the server's
-//! fleet view (SPEC §10) lists every instance and the SDKs streaming from it by version;
+//! fleet view (docs/api.md#fleet-proof-that-a-change-took) lists every instance and the SDKs streaming from it by version;
 //! after `kill`, `unkill` and `rollout` the CLI waits (up to 5 s) until every live instance
 //! and SDK serves the change, and names whoever does not.
 

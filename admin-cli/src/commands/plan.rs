@@ -1,4 +1,4 @@
-//! `switchyard plan`: release plans (SPEC §7) from the terminal. `start` builds the plan from
+//! `switchyard plan`: release plans (docs/api.md#release-plans) from the terminal. `start` builds the plan from
 //! `--stages 5:24h,25:48h,50:7d,100`, `--guard 'NAME:QUERY>THRESHOLD for 10m'` and
 //! `--on-trip`, or from `--template standard` (whose parts the other options override), and
 //! asks for confirmation (the plan will take the flag to its last stage unattended).

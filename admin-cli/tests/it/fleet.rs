@@ -1,4 +1,4 @@
-//! The fleet view end to end (SPEC §10): three `switchyard-server` processes on a real Redis,
+//! The fleet view end to end (docs/api.md#fleet-proof-that-a-change-took): three `switchyard-server` processes on a real Redis,
 //! real SDK clients streaming from each, and `switchyard kill`/`unkill` verifying that every
 //! instance and SDK serves the change — or naming who does not: an SDK whose stream is cut
 //! (a frozen proxy), an instance that is frozen (SIGSTOP), and one that died (SIGKILL),

@@ -82,7 +82,7 @@ pub struct PrometheusGuard {
     pub above: Reading,
 }
 
-/// A guard on the SDKs' impact reports (SPEC §8): trips when, in the current stage, the
+/// A guard on the SDKs' impact reports (docs/api.md#release-plans): trips when, in the current stage, the
 /// `event` rate among users who got `on` is higher than `max_ratio` × the rate among users
 /// who got `off`, with one-sided `confidence`, once both cohorts have `min_exposures`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ pub struct Trip {
 }
 
 impl Trip {
-    /// `guard <name>: <value> above <threshold>`: the kill switch's reason (SPEC §7).
+    /// `guard <name>: <value> above <threshold>`: the kill switch's reason (docs/api.md#release-plans).
     pub fn reason(&self) -> String {
         format!(
             "guard {}: {} above {}",

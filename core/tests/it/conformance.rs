@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use switchyard_core::{Context, Flag, Whitelist, evaluate_flag};
 
-/// How many cases SPEC §2's mapping keeps from the three files (02: 3, 03: 4, 10: 5).
+/// How many cases docs/flags.md#the-decision's mapping keeps from the three files (02: 3, 03: 4, 10: 5).
 /// Fewer means a file went missing or the mapping skipped what it should have run.
 const EXPECTED_RUN: usize = 12;
 

@@ -1,4 +1,4 @@
-//! The impact guard's statistics (SPEC §8): simulated stages in which the guard looks after
+//! The impact guard's statistics (docs/api.md#release-plans): simulated stages in which the guard looks after
 //! every batch of exposures, as a running plan does.
 //! - With the on-rate exactly at the limit (`max_ratio` × the off-rate, the worst case the
 //!   guard must not trip on), the sequential test trips in at most `1 − confidence` of the

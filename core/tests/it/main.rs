@@ -1,5 +1,5 @@
 //! Integration tests of switchyard-core: conformance with Unleash's client specification
-//! and the properties SPEC §2 says tests must pin.
+//! and the properties docs/flags.md#the-decision says tests must pin.
 
 mod conformance;
 mod impact;

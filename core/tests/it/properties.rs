@@ -1,4 +1,4 @@
-//! Properties of bucketing and evaluation that SPEC §2 says must hold for every input.
+//! Properties of bucketing and evaluation that docs/flags.md#the-decision says must hold for every input.
 
 use proptest::prelude::*;
 use std::collections::BTreeMap;

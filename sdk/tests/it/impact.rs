@@ -1,4 +1,4 @@
-//! Impact from the SDK (SPEC §8) against a real server: evaluations count exposures per
+//! Impact from the SDK (docs/api.md#release-plans) against a real server: evaluations count exposures per
 //! variant, `track` counts events for the variant the user got, the counts reach the
 //! server's sums; with the server away they are dropped and the app goes on.
 

@@ -67,7 +67,7 @@ async fn audit(
     };
     // One query at a time, its answer built off the workers (see AppState::audit_queries).
     let _turn = state
-        .audit_queries
+        .audit_queries()
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(format!("audit queue closed: {e}")))?;

@@ -49,7 +49,7 @@ struct RawBackup<'a> {
 }
 
 /// Reads a backup: objects only, at every level (serde would read a flag from an array), and
-/// every field this version does not know is a 400 naming it (SPEC §6): a restore that
+/// every field this version does not know is a 400 naming it (docs/flags.md#limits-and-safety-rules): a restore that
 /// silently dropped part of a backup would not be one.
 fn parse_backup(body: &[u8]) -> Result<Export, ApiError> {
     let mut unknown = Vec::new();

@@ -1,4 +1,4 @@
-//! The web console (SPEC §9): `GET /console` and its two assets, compiled into the binary
+//! The web console (docs/api.md#console): `GET /console` and its two assets, compiled into the binary
 //! (nothing fetched from elsewhere, no build step: plain HTML, CSS and a JavaScript module in
 //! `server/console/`). Its CSP allows only this origin's script, style and API calls — no
 //! inline script or style. `GET /v1/me` (any role) tells the console who the token is, so it

@@ -44,7 +44,7 @@ async fn evaluate(
     check_context(&request.context)?;
     let published = state.loaded_snapshot()?;
     let decision = published.snapshot.evaluate(&request.flag, &request.context);
-    state.metrics.count_decision(decision.reason);
+    state.metrics().count_decision(decision.reason);
     if decision.reason == Reason::FlagNotFound {
         return Err(ApiError::FlagNotFound(request.flag.into_owned()));
     }
@@ -71,7 +71,7 @@ pub fn evaluate_all<'s>(
     Counted {
         decisions,
         counts: [0; Reason::ALL.len()],
-        metrics: &state.metrics,
+        metrics: state.metrics(),
     }
 }
 
@@ -146,7 +146,7 @@ async fn snapshot(
     let published = state.loaded_snapshot()?;
     if let Some(sdk) = &sdk {
         // Whether it gets the body or a 304, the SDK now has this version.
-        let fleet = &state.fleet;
+        let fleet = state.fleet();
         fleet
             .clients
             .fetched(&fleet.id, sdk, published.snapshot.version);

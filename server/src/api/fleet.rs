@@ -1,4 +1,4 @@
-//! The fleet view (SPEC §10): `GET /v1/fleet` lists every instance and the SDKs streaming
+//! The fleet view (docs/api.md#fleet-proof-that-a-change-took): `GET /v1/fleet` lists every instance and the SDKs streaming
 //! from each, by version; `GET /v1/fleet/wait?version=N&timeout_ms=T` answers once every
 //! live instance and every SDK connected to them serves version N or later, or at the
 //! timeout with who is behind. Both read the heartbeats in the store (viewer).
@@ -101,7 +101,7 @@ async fn wait(
         )));
     }
     let _turn = state
-        .fleet
+        .fleet()
         .waits
         .try_acquire()
         .map_err(|_| ApiError::RateLimited(1))?;

@@ -34,7 +34,7 @@ async fn store_revision(state: &AppState) -> Result<u64, String> {
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let mut store = store_revision(&state).await;
     // A store older than what was served is healed by a reconcile; until that has worked,
-    // this instance and the store disagree, and readiness says so (SPEC §6).
+    // this instance and the store disagree, and readiness says so (docs/flags.md#limits-and-safety-rules).
     if let Ok(revision) = store
         && state.is_loaded()
         && revision < state.published().snapshot.version
@@ -54,7 +54,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
              it came back older (restarted empty, restored, or failed over) and has not yet \
              been moved past it"
         )),
-        (Ok(_), true) => state.fleet.lag_problem(version),
+        (Ok(_), true) => state.fleet().lag_problem(version),
     };
     match problem {
         None => HttpResponse::Ok().json(json!({
@@ -70,5 +70,5 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics().render())
 }

@@ -1,4 +1,4 @@
-//! Impact over HTTP (SPEC §8): `POST /v1/impact` (sdk) takes an SDK's batch of exposures and
+//! Impact over HTTP (docs/api.md#release-plans): `POST /v1/impact` (sdk) takes an SDK's batch of exposures and
 //! tracked events per flag and variant, validated whole and bounded, and answers 202 at once;
 //! `GET /v1/flags/{key}/impact` (viewer) shows the current stage's sums.
 
@@ -93,7 +93,7 @@ async fn report(
     if let Some(why) = problems(&report) {
         return Err(ApiError::BadRequest(why));
     }
-    let m = &state.metrics;
+    let m = state.metrics();
     m.impact_reports.inc();
     for item in report.events {
         let on = item.variant == Variant::On;
@@ -101,7 +101,7 @@ async fn report(
             exposures: item.exposures,
             counts: item.counts,
         };
-        match state.impact.add(&item.flag, on, &cohort) {
+        match state.impact().add(&item.flag, on, &cohort) {
             Some(left_out) => {
                 m.impact_exposures
                     .with_label_values(&[if on { "on" } else { "off" }])

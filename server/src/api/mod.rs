@@ -212,16 +212,16 @@ impl Future for ReadBody {
         // A body still on its way is bounded in time, whatever the token (408).
         let state = this.req.app_data::<web::Data<AppState>>();
         let timer = this.timer.get_or_insert_with(|| {
-            let secs = state.map_or(10, |s| s.settings.server.body_timeout_secs);
+            let secs = state.map_or(10, |s| s.settings().server.body_timeout_secs);
             Box::pin(tokio::time::sleep(Duration::from_secs(secs)))
         });
         if timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
         if let Some(state) = state {
-            state.metrics.body_timeouts.inc();
+            state.metrics().body_timeouts.inc();
         }
-        let secs = state.map_or(10, |s| s.settings.server.body_timeout_secs);
+        let secs = state.map_or(10, |s| s.settings().server.body_timeout_secs);
         Poll::Ready(Err(ApiError::BodyTimeout(secs)))
     }
 }
@@ -248,7 +248,7 @@ pub fn json_bytes(body: Vec<u8>) -> HttpResponse {
 }
 
 /// Whether `body` is (at least on its face) a JSON object: serde reads structs from arrays
-/// too, so `["f", {...}]` would otherwise pass for `{"flag": "f", ...}` (SPEC §6).
+/// too, so `["f", {...}]` would otherwise pass for `{"flag": "f", ...}` (docs/flags.md#limits-and-safety-rules).
 pub fn is_object(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
@@ -314,7 +314,7 @@ pub fn strict_object<'a, T: Deserialize<'a>>(
     .map_err(|e| ApiError::BadRequest(format!("invalid JSON in {at}: {e}")))
 }
 
-/// Refuses a context over SPEC §6's limits, before anything is hashed.
+/// Refuses a context over docs/flags.md#limits-and-safety-rules's limits, before anything is hashed.
 pub fn check_context(ctx: &Context<'_>) -> Result<(), ApiError> {
     switchyard_core::validate_context(ctx)
         .map_err(|e| ApiError::BadRequest(format!("context: {e}")))

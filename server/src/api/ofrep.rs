@@ -51,7 +51,7 @@ struct OfrepRequest<'a> {
 }
 
 /// Parses the body: not JSON → `PARSE_ERROR`; JSON of the wrong shape (not an object, a
-/// context over SPEC §6's limits) → `INVALID_CONTEXT`.
+/// context over docs/flags.md#limits-and-safety-rules's limits) → `INVALID_CONTEXT`.
 fn parse<'a>(body: &'a [u8], key: Option<&str>) -> Result<OfrepRequest<'a>, OfrepError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(OfrepRequest::default());
@@ -113,7 +113,7 @@ async fn evaluate(
     // One lookup serves the evaluation and the reason (which reads the flag).
     let position = snapshot.position(&key);
     let decision = switchyard_core::evaluate_at(snapshot, position, &request.context);
-    state.metrics.count_decision(decision.reason);
+    state.metrics().count_decision(decision.reason);
     if decision.reason == Reason::FlagNotFound {
         return Err(OfrepError {
             status: StatusCode::NOT_FOUND,

@@ -1,4 +1,4 @@
-//! Release plans over HTTP (SPEC §7): start one (`PUT /v1/flags/{key}/plan`, editor), read
+//! Release plans over HTTP (docs/api.md#release-plans): start one (`PUT /v1/flags/{key}/plan`, editor), read
 //! one or all (`GET …/plan`, `GET /v1/plans`, viewer), and a person's pause, resume, advance
 //! and abort (editor; `DELETE …/plan` aborts). Every change is a flag write: its answer is
 //! the plan's view and carries the snapshot version that serves it.
@@ -35,7 +35,7 @@ fn answer(
     writer: Option<&Writer<'_>>,
     flag: &Flag,
 ) -> Result<HttpResponse, ApiError> {
-    let shown = view(flag, &state.guards, Utc::now())
+    let shown = view(flag, state.guards(), Utc::now())
         .ok_or_else(|| ApiError::NotFound(format!("flag {:?} has no release plan", flag.key)))?;
     let mut builder = match writer {
         Some(w) => written(builder, w),
@@ -59,7 +59,7 @@ async fn list(state: web::Data<AppState>, _: Auth<Viewer>) -> HttpResponse {
     let plans: Vec<_> = published
         .snapshot
         .flags()
-        .filter_map(|f| view(f, &state.guards, now))
+        .filter_map(|f| view(f, state.guards(), now))
         .collect();
     HttpResponse::Ok().json(serde_json::json!({ "plans": plans }))
 }
@@ -75,8 +75,8 @@ async fn start(
     let plan = template::build(
         &key,
         request,
-        &state.settings.guards,
-        state.guards.configured(),
+        &state.settings().guards,
+        state.guards().configured(),
         Utc::now(),
     )?;
     let writer = state.writer(auth.caller())?;
@@ -108,7 +108,7 @@ async fn act(
             let statuses = {
                 let published = state.published();
                 match &served(&published, &key)?.plan {
-                    Some(plan) => state.guards.statuses(&key, plan),
+                    Some(plan) => state.guards().statuses(&key, plan),
                     None => Vec::new(),
                 }
             };

@@ -8,7 +8,7 @@
 //! fleet view what the SDK serves). Comments (`: heartbeat`) keep idle connections alive and
 //! let clients notice a dead one.
 //!
-//! An SDK that names itself (`X-Switchyard-Client`, SPEC §10) is listed in this instance's
+//! An SDK that names itself (`X-Switchyard-Client`, docs/api.md#fleet-proof-that-a-change-took) is listed in this instance's
 //! heartbeat while its stream is open, at the version it sends as `Last-Event-ID` and then
 //! at each version it fetches. The answer names the instance (`X-Switchyard-Instance`), so
 //! the SDK can say where its stream is when a fetch lands on another instance.
@@ -43,7 +43,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.state.close_stream(&self.caller);
         if let Some(client) = &self.client {
-            self.state.fleet.clients.disconnect(client);
+            self.state.fleet().clients.disconnect(client);
         }
     }
 }
@@ -106,7 +106,7 @@ struct Feed {
     slot: Slot,
 }
 
-/// What ends a stream: the server stopping (SPEC §6: SDKs reconnect elsewhere at once), or
+/// What ends a stream: the server stopping (docs/flags.md#limits-and-safety-rules: SDKs reconnect elsewhere at once), or
 /// the stream's token revoked (its events stop within the propagation of the revoke).
 enum Next {
     Send(Bytes),
@@ -120,17 +120,17 @@ async fn stream(
     auth: Auth<Sdk>,
 ) -> Result<HttpResponse, ApiError> {
     let sdk = client_header(&req)?;
-    let every = Duration::from_secs(state.settings.server.stream_heartbeat_secs);
+    let every = Duration::from_secs(state.settings().server.stream_heartbeat_secs);
     let start = tokio::time::Instant::now() + every;
     state.open_stream(&auth.0)?;
     if let Some(sdk) = &sdk {
-        state.fleet.clients.connect(sdk, last_event_id(&req));
+        state.fleet().clients.connect(sdk, last_event_id(&req));
     }
     let feed = Feed {
-        changes: state.versions.subscribe(),
+        changes: state.versions().subscribe(),
         sent: None,
-        tokens: state.tokens.changes(),
-        stopping: state.stopping.subscribe(),
+        tokens: state.tokens().changes(),
+        stopping: state.stopping().subscribe(),
         heartbeat: tokio::time::interval_at(start, every),
         announced: false,
         slot: Slot {
@@ -155,10 +155,10 @@ async fn stream(
                 _ = feed.stopping.changed() => Next::Recheck,
                 _ = feed.tokens.changed() => {
                     let slot = &feed.slot;
-                    if slot.state.tokens.admits(&slot.caller) {
+                    if slot.state.tokens().admits(&slot.caller) {
                         Next::Recheck
                     } else {
-                        slot.state.metrics.stream_revocations.inc();
+                        slot.state.metrics().stream_revocations.inc();
                         Next::End
                     }
                 }
@@ -190,6 +190,6 @@ async fn stream(
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .insert_header((INSTANCE_HEADER, state.fleet.id.as_str()))
+        .insert_header((INSTANCE_HEADER, state.fleet().id.as_str()))
         .streaming(events))
 }

@@ -19,7 +19,7 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Where flags live.
     pub store: StoreSettings,
-    /// Limits on flags beyond SPEC §1's defaults.
+    /// Limits on flags beyond docs/flags.md#a-flag's defaults.
     pub limits: LimitSettings,
     /// How much history and audit the store keeps.
     pub retention: RetentionSettings,

@@ -140,11 +140,11 @@ impl Default for StoreSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct LimitSettings {
-    /// Most users in one whitelist (SPEC: 10,000 unless raised).
+    /// Most users in one whitelist (10,000 unless raised: docs/flags.md#limits-and-safety-rules).
     pub max_whitelist: usize,
     /// Most markets on one flag.
     pub max_markets: usize,
-    /// Most `/v1/stream` connections one token may hold open (SPEC §6); 429 above.
+    /// Most `/v1/stream` connections one token may hold open (docs/flags.md#limits-and-safety-rules); 429 above.
     pub streams_per_token: usize,
 }
 

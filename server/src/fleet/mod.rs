@@ -1,4 +1,4 @@
-//! The fleet (SPEC §10): proof that a change took. Every instance writes a heartbeat to the
+//! The fleet (docs/api.md#fleet-proof-that-a-change-took): proof that a change took. Every instance writes a heartbeat to the
 //! store about every second — the version it serves, its streams, and the version each SDK
 //! streaming from it has loaded — and reads everyone's back to answer `GET /v1/fleet` and
 //! `GET /v1/fleet/wait`.
@@ -23,7 +23,7 @@ pub use clients::Clients;
 /// How often an instance writes its heartbeat when nothing changes (it also writes at once
 /// when its version or its SDKs' versions change).
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
-/// A heartbeat older than this is `gone` (SPEC §10).
+/// A heartbeat older than this is `gone` (docs/api.md#fleet-proof-that-a-change-took).
 pub const GONE_AFTER: Duration = Duration::from_secs(3);
 /// A `gone` instance is forgotten this long after its last heartbeat.
 pub const FORGET_AFTER: Duration = Duration::from_secs(60);

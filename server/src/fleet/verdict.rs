@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::GONE_AFTER;
 use crate::store::{Fleet, SdkSeen, SeenHeartbeat};
 
-/// `live` or `gone`, as SPEC §10 names them.
+/// `live` or `gone`, as docs/api.md#fleet-proof-that-a-change-took names them.
 pub fn state(seen: &SeenHeartbeat) -> &'static str {
     if u128::from(seen.age_ms) > GONE_AFTER.as_millis() {
         "gone"

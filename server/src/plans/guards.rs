@@ -1,4 +1,4 @@
-//! Guards (SPEC §7). On Prometheus: an instant query (`/api/v1/query`) with a timeout; an
+//! Guards (docs/api.md#release-plans). On Prometheus: an instant query (`/api/v1/query`) with a timeout; an
 //! error, a timeout, no sample or more than one is no reading (`unknown`, which holds a
 //! plan). On impact: the sequential test of `switchyard_core::impact` on the stage's sums
 //! (no sums, because the store did not answer, is no reading). What each guard has read is kept per flag and per stage in memory, so a value

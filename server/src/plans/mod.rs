@@ -1,4 +1,4 @@
-//! Release plans at run time (SPEC §7): the scheduler every instance runs, the guards it
+//! Release plans at run time (docs/api.md#release-plans): the scheduler every instance runs, the guards it
 //! reads, and the templates a plan can start from. The plan itself (stages, state, the step
 //! a running plan takes next) is `switchyard_core::plan`; its writes are `changes::plan`.
 //!

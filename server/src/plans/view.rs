@@ -1,4 +1,4 @@
-//! A plan as `GET /v1/flags/{key}/plan` and `GET /v1/plans` show it (SPEC §7): the stored
+//! A plan as `GET /v1/flags/{key}/plan` and `GET /v1/plans` show it (docs/api.md#release-plans): the stored
 //! plan, when its hold ends, and what each guard has read on this instance.
 
 use chrono::{DateTime, Utc};

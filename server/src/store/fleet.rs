@@ -1,4 +1,4 @@
-//! The fleet's records (SPEC §10): each instance's heartbeat, as stores keep them, and the
+//! The fleet's records (docs/api.md#fleet-proof-that-a-change-took): each instance's heartbeat, as stores keep them, and the
 //! in-memory table the embedded store keeps them in (its fleet is the one instance). The
 //! Redis store keeps the same records in Redis (`store::redis::fleet`).
 

@@ -231,7 +231,7 @@ pub trait Store: Send + Sync + 'static {
     /// The highest flag version ever served from this store's data (see [`Store::raise`]):
     /// a flag created now starts above it.
     async fn version_floor(&self) -> Result<u64, StoreError>;
-    /// Writes this instance's heartbeat (SPEC §10), hands `forward` to the instances they
+    /// Writes this instance's heartbeat (docs/api.md#fleet-proof-that-a-change-took), hands `forward` to the instances they
     /// name, and returns the store's revision and the acks handed to this instance. Entries
     /// are forgotten `forget_after` after their last heartbeat.
     async fn beat(

@@ -18,9 +18,9 @@ const BATCH: Duration = Duration::from_millis(5);
 
 /// Runs until the state is dropped or the server stops.
 pub fn spawn_heartbeat(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    let mut versions = state.versions.subscribe();
-    let mut stopping = state.stopping.subscribe();
-    let changed = state.fleet.clients.changed.clone();
+    let mut versions = state.versions().subscribe();
+    let mut stopping = state.stopping().subscribe();
+    let changed = state.fleet().clients.changed.clone();
     let weak: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut last_read = Instant::now() - HEARTBEAT;
@@ -28,7 +28,7 @@ pub fn spawn_heartbeat(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             let Some(state) = weak.upgrade() else { return };
             if *stopping.borrow_and_update() {
-                if let Err(e) = state.store().leave(&state.fleet.id).await {
+                if let Err(e) = state.store().leave(&state.fleet().id).await {
                     tracing::debug!(error = %e, "could not remove this instance's heartbeat");
                 }
                 return;
@@ -54,13 +54,13 @@ pub fn spawn_heartbeat(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
 /// heartbeats in a row (not merely a change in flight), it reconciles.
 async fn beat(state: &AppState, was_behind: bool) -> bool {
     let served = state.published().snapshot.version;
-    let streams = u64::try_from(state.metrics.stream_clients.get()).unwrap_or(0);
-    let heartbeat = state.fleet.heartbeat(served, streams);
-    let forward = state.fleet.clients.take_outbox();
+    let streams = u64::try_from(state.metrics().stream_clients.get()).unwrap_or(0);
+    let heartbeat = state.fleet().heartbeat(served, streams);
+    let forward = state.fleet().clients.take_outbox();
     match state.beat(&heartbeat, &forward).await {
         Ok(reply) => {
-            state.fleet.clients.acked(reply.acks);
-            let behind = state.fleet.observe(reply.revision, served).is_some();
+            state.fleet().clients.acked(reply.acks);
+            let behind = state.fleet().observe(reply.revision, served).is_some();
             if behind && was_behind {
                 tracing::warn!(
                     served,
@@ -74,7 +74,7 @@ async fn beat(state: &AppState, was_behind: bool) -> bool {
             behind
         }
         Err(e) => {
-            state.metrics.heartbeat_failures.inc();
+            state.metrics().heartbeat_failures.inc();
             tracing::debug!(error = %e, "heartbeat not written");
             false
         }
@@ -97,11 +97,11 @@ async fn read_metrics(state: &AppState) {
         counts[at] += 1;
     }
     let served = state.published().snapshot.version;
-    let (sdks, _) = state.fleet.clients.summary(served);
+    let (sdks, _) = state.fleet().clients.summary(served);
     let mut lags = [0i64; 4];
     for (version, n) in sdks {
         lags[sdk_lag(fleet.revision.saturating_sub(version))] +=
             i64::try_from(n).unwrap_or(i64::MAX);
     }
-    state.metrics.set_fleet(counts, lags);
+    state.metrics().set_fleet(counts, lags);
 }

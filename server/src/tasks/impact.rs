@@ -20,7 +20,7 @@ pub fn stage_of(state: &AppState, flag: &str) -> Option<String> {
 
 /// Adds the buffer to the store once now.
 pub async fn flush(state: &AppState) {
-    let taken = state.impact.take();
+    let taken = state.impact().take();
     if taken.is_empty() {
         return;
     }
@@ -29,12 +29,12 @@ pub async fn flush(state: &AppState) {
         match stage_of(state, &flag) {
             Some(stage) => deltas.push(ImpactDelta { flag, stage, sums }),
             // Deleted meanwhile, or a flag this instance never had.
-            None => state.metrics.impact_dropped.inc(),
+            None => state.metrics().impact_dropped.inc(),
         }
     }
     if let Err(e) = state.add_impact(&deltas).await {
         state
-            .metrics
+            .metrics()
             .impact_dropped
             .inc_by(u64::try_from(deltas.len()).unwrap_or(u64::MAX));
         tracing::warn!(error = %e, flags = deltas.len(), "impact reports dropped: the store failed");
@@ -43,7 +43,7 @@ pub async fn flush(state: &AppState) {
 
 /// Flushes every [`FLUSH`] until the state is dropped; once more when the server stops.
 pub fn spawn_flusher(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    let mut stopping = state.stopping.subscribe();
+    let mut stopping = state.stopping().subscribe();
     let weak: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
         loop {

@@ -16,8 +16,8 @@ use crate::state::AppState;
 
 /// Runs until the state is dropped or the server stops.
 pub fn spawn_scheduler(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
-    let every = Duration::from_millis(state.settings.plans.tick_ms);
-    let mut stopping = state.stopping.subscribe();
+    let every = Duration::from_millis(state.settings().plans.tick_ms);
+    let mut stopping = state.stopping().subscribe();
     let weak: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -41,7 +41,7 @@ pub async fn tick(state: &AppState) {
     let published = arc_swap::Guard::into_inner(state.published());
     let snapshot = &published.snapshot;
     let mut by_state = [0i64; 5];
-    state.metrics.plan_stage.reset();
+    state.metrics().plan_stage.reset();
     for flag in snapshot.flags() {
         let Some(plan) = &flag.plan else { continue };
         by_state[PlanState::ALL
@@ -49,19 +49,19 @@ pub async fn tick(state: &AppState) {
             .position(|s| *s == plan.state)
             .unwrap_or(0)] += 1;
         state
-            .metrics
+            .metrics()
             .plan_stage
             .with_label_values(&[flag.key.as_str()])
             .set(i64::try_from(plan.stage).unwrap_or(0));
     }
     for (s, n) in PlanState::ALL.iter().zip(by_state) {
         state
-            .metrics
+            .metrics()
             .plan_state
             .with_label_values(&[s.as_str()])
             .set(n);
     }
-    state.guards.retain(
+    state.guards().retain(
         snapshot
             .flags()
             .filter_map(|f| f.plan.as_deref().map(|p| (f.key.as_str(), p))),
@@ -85,10 +85,13 @@ pub async fn tick(state: &AppState) {
         } else {
             None
         };
-        let statuses = state.guards.read(&flag.key, plan, now, sums.as_ref()).await;
+        let statuses = state
+            .guards()
+            .read(&flag.key, plan, now, sums.as_ref())
+            .await;
         for (guard, status) in plan.guards.iter().zip(&statuses) {
             let gauge = state
-                .metrics
+                .metrics()
                 .guard_value
                 .with_label_values(&[flag.key.as_str(), guard.name.as_str()]);
             gauge.set(status.value().unwrap_or(f64::NAN));
@@ -99,11 +102,11 @@ pub async fn tick(state: &AppState) {
             Step::Trip { guard, .. } => format!("guard:{}", plan.guards[*guard].name),
             _ => "plan".to_owned(),
         };
-        let writer = state.changes.automatic_writer(&actor, state);
+        let writer = state.changes().automatic_writer(&actor, state);
         match writer.step(flag, step.clone(), None).await {
             Ok(written) => {
                 if matches!(step, Step::Trip { .. }) {
-                    state.metrics.guard_trips.inc();
+                    state.metrics().guard_trips.inc();
                 }
                 tracing::info!(flag = %flag.key, version = written.version, ?step, "release plan step");
             }

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::store::{StoreError, Told};
 
 /// Loads flags and tokens from the store and publishes them if they are newer. A store that
-/// comes back older than what this instance served (SPEC §6) is first moved past it, so its
+/// comes back older than what this instance served (docs/flags.md#limits-and-safety-rules) is first moved past it, so its
 /// data is served under a newer version: readers never see a version go backwards, and a
 /// write acknowledged now is served at once.
 pub async fn refresh(state: &AppState) -> Result<(), StoreError> {
@@ -35,7 +35,7 @@ pub async fn apply(state: &AppState, revision: u64, delta: Delta) -> Result<(), 
     if state.is_loaded() && published.snapshot.version.checked_add(1) == Some(revision) {
         let next = published.apply(revision, delta);
         state.publish(next);
-        state.metrics.snapshots_in_place.inc();
+        state.metrics().snapshots_in_place.inc();
         state.set_store_health(None);
         return Ok(());
     }
@@ -55,18 +55,18 @@ async fn refresh_locked(state: &AppState) -> Result<(), StoreError> {
                  from a backup, or failed over to a lagging replica): moving its revision past \
                  it and serving the store's data"
             );
-            state.metrics.store_rewinds.inc();
+            state.metrics().store_rewinds.inc();
             let flag_version = state.served_flag_version();
-            state.changes.raise(served + 1, flag_version).await?;
+            state.changes().raise(served + 1, flag_version).await?;
             loaded = state.store().load().await?;
         }
         let tokens = state.store().tokens().await?;
-        state.tokens.set_stored(&tokens);
+        state.tokens().set_stored(&tokens);
         let published = tokio::task::spawn_blocking(move || Published::build(loaded))
             .await
             .map_err(|e| StoreError::Unavailable(format!("building the snapshot: {e}")))?;
         state.publish(published);
-        state.metrics.snapshots_full.inc();
+        state.metrics().snapshots_full.inc();
         Ok(())
     }
     .await;
@@ -91,7 +91,7 @@ pub async fn reconcile(state: &AppState) -> Result<(), StoreError> {
     }
     // A commit of this instance may be between the store and the snapshot: its writer serves
     // it in place, so wait for it and look again.
-    let _settled = state.changes.settled().await;
+    let _settled = state.changes().settled().await;
     match state.store().revision().await {
         Ok(revision) if state.is_loaded() && revision == state.published().snapshot.version => {
             state.set_store_health(None);
@@ -189,9 +189,9 @@ pub fn spawn_retention(state: &Arc<AppState>, every: Duration) -> tokio::task::J
             let Some(state) = state.upgrade() else {
                 return;
             };
-            let days = i64::from(state.settings.retention.audit_days);
+            let days = i64::from(state.settings().retention.audit_days);
             let cutoff = chrono::Utc::now() - chrono::Duration::days(days);
-            match state.changes.prune_audit(cutoff).await {
+            match state.changes().prune_audit(cutoff).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, days, "pruned old audit entries"),
                 Err(e) => tracing::warn!(error = %e, "pruning the audit trail failed"),
@@ -222,6 +222,6 @@ impl Follow for AppState {
     }
 
     fn notify(&self, event: crate::changes::Event) {
-        self.notifier.send(event);
+        self.notifier().send(event);
     }
 }

@@ -1,7 +1,7 @@
 //! A headless Chromium driven over WebDriver (Debian's `chromium` and `chromium-driver`), for
 //! the console tests. Elements are found the way a screen reader finds them: by role and
 //! accessible name, as Chromium computes them (WebDriver's computed role and label), so the
-//! tests hold the console to SPEC §9's names. WebDriver is JSON over HTTP; the handful of
+//! tests hold the console to docs/api.md#console's names. WebDriver is JSON over HTTP; the handful of
 //! commands used here are sent with reqwest, already in the tree (the computed label and role
 //! commands are what a test needs most, and not every client crate has them).
 

@@ -1,4 +1,4 @@
-//! The web console in a real headless Chromium (SPEC §9), against a real server, through the
+//! The web console in a real headless Chromium (docs/api.md#console), against a real server, through the
 //! accessible names a screen reader would use: sign in, walk a rollout with the stage
 //! buttons, kill and lift a flag with a reason, the global switch and its banner in a second
 //! browser within a second, a concurrent change's 409 shown and retried, a viewer without

@@ -1,4 +1,4 @@
-//! CORS as a browser meets it (SPEC §6): real preflights and requests from an allowed origin
+//! CORS as a browser meets it (docs/flags.md#limits-and-safety-rules): real preflights and requests from an allowed origin
 //! on the SDK routes; nothing on admin routes, nor for other origins, nor when unconfigured.
 
 use reqwest::{Method, StatusCode};

@@ -1,4 +1,4 @@
-//! Faults that must not break the kill switch's promise (SPEC §6): a Redis that comes back
+//! Faults that must not break the kill switch's promise (docs/flags.md#limits-and-safety-rules): a Redis that comes back
 //! empty or older, a Redis restart in the middle of a write, and the instances that must
 //! converge on the store's data under a version that never goes backwards.
 

@@ -1,4 +1,4 @@
-//! The fleet view through real sockets (SPEC §10): writes say which snapshot version serves
+//! The fleet view through real sockets (docs/api.md#fleet-proof-that-a-change-took): writes say which snapshot version serves
 //! them, `/v1/fleet/wait` answers once the fleet serves it (or names who does not), SDKs
 //! that name themselves are counted at the version they loaded — also when their fetch lands
 //! on another instance than their stream — and an instance that stops following the store

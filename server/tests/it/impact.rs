@@ -1,4 +1,4 @@
-//! Impact through real sockets (SPEC §8): SDK reports validated and bounded, summed per flag,
+//! Impact through real sockets (docs/api.md#release-plans): SDK reports validated and bounded, summed per flag,
 //! plan stage and variant in the store (across instances on Redis), and an impact guard that
 //! trips a plan when the on-cohort's error rate is worse than `max_ratio` × the off-cohort's,
 //! and does not when they are alike.

@@ -1,4 +1,4 @@
-//! SPEC §6's limits and rules, each tried the way a hostile or careless client would: huge
+//! docs/flags.md#limits-and-safety-rules's limits and rules, each tried the way a hostile or careless client would: huge
 //! contexts, junk methods, slow bodies, versions at the edge, kill switches changed by the
 //! back door, arrays for objects, unknown import fields, NUL bytes, anonymous probing.
 

@@ -1,4 +1,4 @@
-//! Release plans through real sockets (SPEC §7), on the embedded store: a plan walks its
+//! Release plans through real sockets (docs/api.md#release-plans), on the embedded store: a plan walks its
 //! stages on time and completes, a person's pause, resume, advance and abort, a person's
 //! change to the flag pausing the plan (and the audit saying so), bad plans refused whole,
 //! and webhooks for every transition and kill switch change received by a real receiver.

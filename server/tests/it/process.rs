@@ -140,7 +140,7 @@ async fn sigterm_ends_open_streams_and_exits_at_once() {
         // Before streams ended on stop, this took the full 10 s shutdown timeout.
         assert!(
             sent.elapsed() < Duration::from_secs(5),
-            "no exit within 5 s of SIGTERM with a stream open (SPEC §6: 2 s)"
+            "no exit within 5 s of SIGTERM with a stream open (docs/flags.md#limits-and-safety-rules: 2 s)"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };

@@ -1,4 +1,4 @@
-//! Retention (SPEC §6, issue 12): history keeps the newest versions, the audit trail its last
+//! Retention (docs/flags.md#limits-and-safety-rules, issue 12): history keeps the newest versions, the audit trail its last
 //! days, audit entries cost what changed rather than what the flag weighs, and so the
 //! embedded store's file stops growing under a steady stream of writes.
 

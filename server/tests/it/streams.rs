@@ -1,4 +1,4 @@
-//! `/v1/stream` under pressure (SPEC §6): a cap of open streams per token with a clear 429,
+//! `/v1/stream` under pressure (docs/flags.md#limits-and-safety-rules): a cap of open streams per token with a clear 429,
 //! and a revoked token's streams closed on every instance; what an event carries.
 
 use std::time::Duration;
@@ -125,7 +125,7 @@ async fn a_revoked_token_loses_its_streams_and_requests_on_every_instance() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    // SPEC §6: closed within a second, on the instance that revoked it and on the other.
+    // docs/flags.md#limits-and-safety-rules: closed within a second, on the instance that revoked it and on the other.
     let (a, b) = tokio::join!(
         ends_within(on_a, Duration::from_secs(1)),
         ends_within(on_b, Duration::from_secs(1))

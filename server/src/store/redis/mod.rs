@@ -389,7 +389,7 @@ impl Store for RedisStore {
             .arg(revision)
             .arg(flag_version);
         // No WAIT: the instances must serve the store's data as soon as the revision is past
-        // what they served (SPEC §6), even while the replicas resync after a failover; a raise
+        // what they served (docs/flags.md#limits-and-safety-rules), even while the replicas resync after a failover; a raise
         // lost in a later failover is noticed and made again the same way.
         let (raised, _): (String, _) = self.write(&invocation).await?;
         parse_version(&raised)

@@ -38,7 +38,7 @@ pub(super) fn parse_told(message: &str) -> Option<(u64, Told)> {
 /// one: a PING every `LIVENESS` finds it within that time.
 const LIVENESS: Duration = Duration::from_millis(250);
 /// The longest pause between two attempts to subscribe again: a Redis that returns is
-/// followed within about this long (SPEC §6: a write made then reaches every instance).
+/// followed within about this long (docs/flags.md#limits-and-safety-rules: a write made then reaches every instance).
 const RESUBSCRIBE_MAX: Duration = Duration::from_millis(250);
 
 /// Follows the change channel forever, re-subscribing after any failure with a growing
