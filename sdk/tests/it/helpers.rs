@@ -100,6 +100,19 @@ impl Server {
     }
 
     /// `switchyard_http_requests_total` for `GET /v1/snapshot` answered `status`.
+    /// Polls the async `check` until it holds, for at most 10 s.
+    pub async fn until<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check().await {
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn snapshot_answers(&self, status: u16) -> u64 {
         let metrics = reqwest::get(format!("{}/metrics", self.base))
             .await

@@ -88,7 +88,8 @@ async fn with_the_server_away_counts_are_dropped_and_the_app_goes_on() {
         assert!(client.is_enabled("f", &ctx));
         client.track("f", "error", &ctx);
     }
-    // Reports fail while it is away; what they carried is gone, not queued for later.
+    // Reports fail while it is away; what they carried is gone, not queued for later. The
+    // outage lasts four report intervals.
     tokio::time::sleep(Duration::from_millis(400)).await;
     server.resume().await;
     client.is_enabled("f", &ctx);

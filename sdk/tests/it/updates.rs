@@ -65,8 +65,12 @@ async fn a_change_carried_by_the_stream_is_applied_without_fetching_the_snapshot
     server.create("g", json!({"enabled": true})).await;
     let client = ready_client(&server.base).await;
     let ctx = Context::new().user("u");
-    // Settled: the stream's first event is answered by one fetch.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Settled: the stream's first event is acknowledged by a conditional fetch (a 304).
+    server
+        .until("the stream's first event acknowledged", || async {
+            server.snapshot_answers(304).await >= 1
+        })
+        .await;
     let (full, acks) = (
         server.snapshot_answers(200).await,
         server.snapshot_answers(304).await,
@@ -96,16 +100,16 @@ async fn a_change_carried_by_the_stream_is_applied_without_fetching_the_snapshot
         client.evaluate("g", &ctx).reason == Reason::FlagNotFound && client.is_enabled("f", &ctx)
     })
     .await;
-    // Every acknowledgement is in before the counts are read.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Each of the five changes is acknowledged, and none by fetching the snapshot whole.
+    server
+        .until("each change acknowledged", || async {
+            server.snapshot_answers(304).await >= acks + 5
+        })
+        .await;
     assert_eq!(
         server.snapshot_answers(200).await,
         full,
         "no snapshot was sent again"
-    );
-    assert!(
-        server.snapshot_answers(304).await >= acks + 5,
-        "each change was acknowledged"
     );
     client.shutdown().await;
 }

@@ -130,6 +130,7 @@ async fn after_a_redis_restart_a_kill_switch_reaches_every_instance_at_once() {
         eventually("f everywhere", || async { reason(app).await == "ROLLOUT" }).await;
     }
     redis.kill();
+    // The outage itself: half a second without Redis.
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.restart();
     kill_once_writable_and_expect_everywhere(

@@ -137,6 +137,7 @@ async fn a_5xx_spike_trips_the_guard_once_and_every_instance_serves_the_kill() {
         seen.contains(&"plan.tripped".to_owned()) && seen.contains(&"kill_switch".to_owned())
     })
     .await;
+    // Not a wait for something to happen: time for a second trip to show, if there were one.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let seen = events(&hooks);
     assert_eq!(
@@ -194,6 +195,7 @@ async fn a_prometheus_that_does_not_answer_holds_the_plan() {
         plan(&app, "f").await["guards"][0]["status"] == "unknown"
     })
     .await;
+    // Not a wait for something to happen: two seconds of `unknown` must move the plan nowhere.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let held = plan(&app, "f").await;
     assert_eq!(

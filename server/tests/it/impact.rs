@@ -254,6 +254,7 @@ async fn names_stay_bounded(apps: &[TestApp]) {
             .send(Method::POST, "/v1/impact", Some(SDK), Some(body))
             .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
+        // Spaced past the one-second flush, so each report reaches the store in a flush of its own.
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     eventually("all five reports counted", || async {

@@ -508,6 +508,8 @@ async fn three_instances_make_each_transition_once() {
         plan(&apps[1], "f").await["state"] == "completed"
     })
     .await;
+    // The transitions' entries are committed with them; this is time for a duplicate from
+    // another instance to show, if there were one.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let actions: Vec<String> = audit(&apps[0], "f")
         .await
@@ -573,6 +575,8 @@ async fn every_instance_restarted_mid_hold_resumes_with_the_hold_left() {
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
+    // Durations, not waits: a second of the hold passes with the fleet up, then one with it
+    // down; the restarted fleet must count both.
     tokio::time::sleep(Duration::from_secs(1)).await;
     a.kill();
     b.kill();

@@ -243,8 +243,12 @@ async fn a_redis_crash_under_load_fails_no_evaluation_and_loses_no_acknowledged_
             }
         }));
     }
+    // How many writes the writer has had acknowledged, and refused: what the steps below
+    // wait on, so each phase holds writes of its own whatever the machine's speed.
+    let (acked, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let writer = {
         let (client, base, stop) = (apps[0].client.clone(), apps[0].base.clone(), stop.clone());
+        let (acked, refused) = (acked.clone(), refused.clone());
         tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             let mut i = 0;
@@ -261,12 +265,14 @@ async fn a_redis_crash_under_load_fails_no_evaluation_and_loses_no_acknowledged_
                 if res.status() == StatusCode::OK {
                     let flag: Value = res.json().await.unwrap();
                     acknowledged.push((flag["version"].as_u64().unwrap(), format!("write {i}")));
+                    acked.fetch_add(1, Ordering::Relaxed);
                 } else {
                     assert_eq!(
                         res.status(),
                         StatusCode::SERVICE_UNAVAILABLE,
                         "a write during the outage"
                     );
+                    refused.fetch_add(1, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -274,7 +280,14 @@ async fn a_redis_crash_under_load_fails_no_evaluation_and_loses_no_acknowledged_
         })
     };
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let writes_acked = |n: usize| {
+        let acked = acked.clone();
+        move || {
+            let acked = acked.clone();
+            async move { acked.load(Ordering::Relaxed) >= n }
+        }
+    };
+    eventually("writes acknowledged before the crash", writes_acked(5)).await;
     redis.kill();
     for app in &apps {
         eventually("readiness says degraded", || async {
@@ -302,7 +315,11 @@ async fn a_redis_crash_under_load_fails_no_evaluation_and_loses_no_acknowledged_
             .unwrap()
             .contains("nothing was written")
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused_before = refused.load(Ordering::Relaxed);
+    eventually("writes refused during the outage", || async {
+        refused.load(Ordering::Relaxed) >= refused_before + 5
+    })
+    .await;
 
     redis.restart();
     for app in &apps {
@@ -329,7 +346,12 @@ async fn a_redis_crash_under_load_fails_no_evaluation_and_loses_no_acknowledged_
         },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let acked_after = acked.load(Ordering::Relaxed);
+    eventually(
+        "writes acknowledged after the recovery",
+        writes_acked(acked_after + 5),
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     for task in load {
         task.await.unwrap();
