@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use crate::config::{Settings, StoreSettings};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::Stores;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::redis::{RedisOptions, RedisStore, TlsFiles, Topology};
 use crate::tasks::{self, sync};
@@ -62,7 +62,7 @@ impl Application {
     /// the demo if asked, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let keep = NonZeroUsize::new(settings.retention.history_versions);
-        let store: Arc<dyn Store> = match redis_options(&settings.store) {
+        let store: Arc<dyn Stores> = match redis_options(&settings.store) {
             Some(options) => Arc::new(
                 RedisStore::open(&options, &settings.store.redis_prefix, keep)
                     .await
@@ -81,7 +81,7 @@ impl Application {
     /// Like [`Application::build`], with the store and listener given (tests).
     pub async fn build_with(
         settings: Settings,
-        store: Arc<dyn Store>,
+        store: Arc<dyn Stores>,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();

@@ -100,6 +100,9 @@ impl From<ChangeError> for ApiError {
                 ApiError::Internal(format!("corrupt store record: {why}"))
             }
             ChangeError::Store(other) => ApiError::Internal(other.to_string()),
+            ChangeError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited(retry_after_secs)
+            }
             ChangeError::Internal(why) => ApiError::Internal(why),
         }
     }

@@ -12,6 +12,7 @@
 //! - [`published`]: the served snapshot and what every request for it shares.
 //! - [`api`]: one module per API area, each with `configure`.
 //! - [`auth`]: the `Auth<Role>` extractor.
+//! - [`streams`]: how many streams each token holds, capped.
 //! - [`tokens`]: the token table: hashed tokens, constant-time checks, callers.
 //! - [`changes`]: every write, versioned, validated and audited.
 //! - [`error`]: `ApiError` and the only problem+json rendering.
@@ -46,6 +47,7 @@ pub mod probe;
 pub mod published;
 pub mod state;
 pub mod store;
+pub mod streams;
 pub mod tasks;
 pub mod tokens;
 pub mod wire;

@@ -2,29 +2,25 @@
 //! handle, the published snapshot (swapped atomically, read without a lock), tokens, metrics
 //! and the write limiter, and each subsystem's own state.
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use switchyard_core::{Flag, Snapshot};
 
-use crate::changes::{Changes, Writer};
+use crate::changes::{Changes, WriteLimit, Writer};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::fleet::{FORGET_AFTER, FleetState};
+use crate::fleet::FleetState;
 use crate::impact::ImpactBuffer;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::plans::guards::Guards;
 use crate::published::Published;
 use crate::store::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Fleet, Heartbeat, ImpactDelta, ImpactSums, Loaded,
-    Partial, Store, StoreError, TokenRecord, Told,
+    AuditEntry, AuditQuery, Loaded, Partial, Store, StoreError, Stores, TokenRecord, Told,
 };
+use crate::streams::StreamSlots;
 use crate::tokens::{Caller, Tokens};
 
 /// The store, read-only: what handlers and the sync loop may do with it.
@@ -51,18 +47,6 @@ impl Reads<'_> {
     /// Every token record.
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.0.tokens().await
-    }
-    /// Every instance's heartbeat (docs/api.md#fleet-proof-that-a-change-took), aged by the store's clock.
-    pub async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError> {
-        self.0.fleet(forget_after).await
-    }
-    /// A flag's impact sums in one stage.
-    pub async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
-        self.0.impact(flag, stage).await
-    }
-    /// Removes this instance's heartbeat (a clean stop).
-    pub async fn leave(&self, id: &str) -> Result<(), StoreError> {
-        self.0.leave(id).await
     }
     /// The store's signal that data may have changed elsewhere.
     pub fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
@@ -101,7 +85,6 @@ pub struct AppState {
     metrics: Metrics,
     /// The settings the server started with.
     settings: Settings,
-    writes: DefaultKeyedRateLimiter<String>,
     /// Serialises snapshot refreshes so an older load never replaces a newer one.
     refresh_lock: tokio::sync::Mutex<()>,
     /// The version of each snapshot published, for streams that follow changes.
@@ -120,9 +103,8 @@ pub struct AppState {
     guards: Guards,
     /// SDK impact reports waiting for the next flush to the store.
     impact: ImpactBuffer,
-    /// Open streams per token name, each capped at `limits.streams_per_token`.
-    /// A std Mutex: it is never held across an await.
-    streams: Mutex<HashMap<String, usize>>,
+    /// Open streams per token, each capped at `limits.streams_per_token`.
+    streams: StreamSlots,
 }
 
 impl AppState {
@@ -161,6 +143,11 @@ impl AppState {
         &self.audit_queries
     }
 
+    /// The open streams per token, and their cap.
+    pub fn streams(&self) -> &StreamSlots {
+        &self.streams
+    }
+
     /// This instance in the fleet: its id, its SDKs, whether it follows the store.
     pub fn fleet(&self) -> &FleetState {
         &self.fleet
@@ -182,9 +169,7 @@ impl AppState {
     }
 
     /// State with an empty, not-yet-loaded snapshot.
-    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
-        let per_minute =
-            NonZeroU32::new(settings.server.writes_per_minute).unwrap_or(NonZeroU32::MIN);
+    pub fn new(settings: Settings, store: Arc<dyn Stores>) -> Self {
         let instance = settings.server.instance_id.clone().unwrap_or_default();
         let metrics = Metrics::new();
         let notifier = Notifier::start(
@@ -196,8 +181,23 @@ impl AppState {
             settings.admin_token.as_deref(),
             settings.sdk_token.as_deref(),
         );
+        let fleet = FleetState::new(instance, store.clone());
+        let streams = StreamSlots::new(
+            settings.limits.streams_per_token,
+            metrics.stream_clients.clone(),
+            metrics.stream_rejections.clone(),
+        );
+        let impact = ImpactBuffer::new(store.clone());
+        let store: Arc<dyn Store> = store;
         AppState {
-            changes: Changes::new(store.clone(), settings.limits()),
+            changes: Changes::new(
+                store.clone(),
+                settings.limits(),
+                WriteLimit::new(
+                    settings.server.writes_per_minute,
+                    metrics.rate_limited.clone(),
+                ),
+            ),
             store,
             published: ArcSwap::from_pointee(Published::new(Snapshot::default())),
             loaded: AtomicBool::new(false),
@@ -205,16 +205,15 @@ impl AppState {
             store_error: Mutex::new(None),
             tokens,
             metrics,
-            writes: RateLimiter::keyed(Quota::per_minute(per_minute)),
             settings,
             refresh_lock: tokio::sync::Mutex::new(()),
             versions: tokio::sync::watch::channel(0).0,
             stopping: tokio::sync::watch::channel(false).0,
-            streams: Mutex::new(HashMap::new()),
-            fleet: FleetState::new(instance),
+            streams,
+            fleet,
             notifier,
             guards,
-            impact: ImpactBuffer::default(),
+            impact,
             audit_queries: tokio::sync::Semaphore::new(1),
         }
     }
@@ -224,20 +223,9 @@ impl AppState {
         Reads(self.store.as_ref())
     }
 
-    /// Writes this instance's heartbeat, handing `forward` over (see `fleet::beat`).
-    pub async fn beat(&self, beat: &Heartbeat, forward: &[Ack]) -> Result<BeatReply, StoreError> {
-        self.store.beat(beat, forward, FORGET_AFTER).await
-    }
-
-    /// Adds SDK impact reports to the store's sums (see `impact::flush`).
-    pub async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
-        self.store.add_impact(deltas).await
-    }
-
     /// A writer for `caller`, or 429 when the caller is over its write rate.
     pub fn writer<'a>(&'a self, caller: &'a Caller) -> Result<Writer<'a>, ApiError> {
-        self.admit_write(caller)?;
-        Ok(self.changes.writer(&caller.name, self))
+        Ok(self.changes.admitted_writer(&caller.name, self)?)
     }
 
     /// Held while the snapshot is refreshed, so an older load never replaces a newer one.
@@ -324,42 +312,5 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// Counts one more open stream for `caller`, or refuses it past the per-token cap.
-    /// Every admitted stream is given back with [`AppState::close_stream`].
-    pub fn open_stream(&self, caller: &Caller) -> Result<(), ApiError> {
-        let cap = self.settings.limits.streams_per_token;
-        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-        let open = streams.entry(caller.name.clone()).or_default();
-        if *open >= cap {
-            self.metrics.stream_rejections.inc();
-            return Err(ApiError::TooManyStreams(cap));
-        }
-        *open += 1;
-        self.metrics.stream_clients.inc();
-        Ok(())
-    }
-
-    /// Gives back a stream counted by [`AppState::open_stream`].
-    pub fn close_stream(&self, caller: &Caller) {
-        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(open) = streams.get_mut(&caller.name) {
-            *open -= 1;
-            if *open == 0 {
-                streams.remove(&caller.name);
-            }
-        }
-        self.metrics.stream_clients.dec();
-    }
-
-    /// Admits one admin write from `caller`, or says when to retry.
-    pub fn admit_write(&self, caller: &Caller) -> Result<(), ApiError> {
-        self.writes.check_key(&caller.name).map_err(|not_until| {
-            self.metrics.rate_limited.inc();
-            let clock = governor::clock::DefaultClock::default();
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
-            ApiError::RateLimited(wait.as_secs().max(1))
-        })
     }
 }

@@ -14,7 +14,7 @@ use chrono::Utc;
 use switchyard_benches::{benchmarks_md, latency_table, write_section};
 use switchyard_server::store::embedded::EmbeddedStore;
 use switchyard_server::store::redis::RedisStore;
-use switchyard_server::store::{AuditEntry, AuditQuery, Commit, Store};
+use switchyard_server::store::{AuditEntry, AuditQuery, Commit, Store, Stores};
 use switchyard_server::{Application, Settings};
 use switchyard_testkit::redis::RedisServer;
 
@@ -83,7 +83,7 @@ const SDK: &str = "audit-bench-sdk-token-01234567";
 /// page, and while 8 clients loop on reading one flag (what any 8 busy clients cost); 3
 /// rounds of each, taking turns. Each list sorted.
 async fn evaluations_under_audit(
-    store: Arc<dyn Store>,
+    store: Arc<dyn Stores>,
     n: usize,
 ) -> anyhow::Result<[Vec<Duration>; 3]> {
     let mut settings = Settings::default();
@@ -156,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let dir = tempfile::tempdir()?;
     let redis = RedisServer::start();
-    let stores: Vec<(&str, Arc<dyn Store>)> = vec![
+    let stores: Vec<(&str, Arc<dyn Stores>)> = vec![
         ("embedded", Arc::new(EmbeddedStore::open(dir.path())?)),
         (
             "redis",

@@ -13,7 +13,6 @@ use switchyard_core::MAX_VERSION;
 use super::resource;
 use crate::auth::{Auth, Viewer};
 use crate::error::ApiError;
-use crate::fleet::FORGET_AFTER;
 use crate::fleet::verdict::{self, Verdict};
 use crate::state::AppState;
 use crate::store::SdkSeen;
@@ -43,7 +42,7 @@ struct Instance<'a> {
 }
 
 async fn fleet(state: web::Data<AppState>, _: Auth<Viewer>) -> Result<HttpResponse, ApiError> {
-    let mut fleet = state.store().fleet(FORGET_AFTER).await?;
+    let mut fleet = state.fleet().read().await?;
     fleet.instances.sort_by(|a, b| a.beat.id.cmp(&b.beat.id));
     let newest = fleet.instances.iter().map(|s| s.beat.version).max();
     let instances: Vec<Instance<'_>> = fleet
@@ -109,7 +108,7 @@ async fn wait(
     let deadline = started + Duration::from_millis(timeout_ms);
     let mut expected = None;
     loop {
-        let verdict = match state.store().fleet(FORGET_AFTER).await {
+        let verdict = match state.fleet().read().await {
             Ok(fleet) => {
                 let expected = expected.get_or_insert_with(|| verdict::live_ids(&fleet));
                 Some(verdict::judge(expected, &fleet, version))

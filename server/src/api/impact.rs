@@ -125,7 +125,7 @@ async fn sums(
         served(&published, &key)?.plan.as_ref().map(|p| p.stage)
     };
     let stage = stage_of(&state, &key).ok_or_else(|| ApiError::FlagNotFound(key.clone()))?;
-    let sums = state.store().impact(&key, &stage).await?;
+    let sums = state.impact().stored(&key, &stage).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "flag": key.as_str(),
         "stage": plan_stage,

@@ -41,7 +41,7 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.state.close_stream(&self.caller);
+        self.state.streams().close(&self.caller.name);
         if let Some(client) = &self.client {
             self.state.fleet().clients.disconnect(client);
         }
@@ -122,7 +122,7 @@ async fn stream(
     let sdk = client_header(&req)?;
     let every = Duration::from_secs(state.settings().server.stream_heartbeat_secs);
     let start = tokio::time::Instant::now() + every;
-    state.open_stream(&auth.0)?;
+    state.streams().open(&auth.0.name)?;
     if let Some(sdk) = &sdk {
         state.fleet().clients.connect(sdk, last_event_id(&req));
     }

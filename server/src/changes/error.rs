@@ -31,6 +31,12 @@ pub enum ChangeError {
     /// The store cannot take writes now, or returned what it should not have.
     #[error(transparent)]
     Store(StoreError),
+    /// The caller is over its write rate: retry in this many seconds.
+    #[error("too many writes: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// When to retry.
+        retry_after_secs: u64,
+    },
     /// A failure that is no one's input (no randomness for a token…).
     #[error("{0}")]
     Internal(String),

@@ -33,6 +33,7 @@ pub mod events;
 pub mod flags;
 pub mod import;
 pub mod kill;
+pub mod limit;
 pub mod plan;
 pub mod precondition;
 pub mod tokens;
@@ -41,6 +42,7 @@ pub use error::ChangeError;
 pub use events::Event;
 pub use flags::FlagInput;
 pub use import::{ImportMode, ImportPlan};
+pub use limit::WriteLimit;
 pub use precondition::Precondition;
 pub use tokens::{IssuedToken, TokenInfo};
 
@@ -66,6 +68,8 @@ pub trait Follow: Send + Sync {
 pub struct Changes {
     store: Arc<dyn Store>,
     limits: Limits,
+    /// Each caller's writes per minute.
+    rate: WriteLimit,
     /// Serialises this instance's read-modify-write changes, so they queue instead of
     /// retrying against each other (writers on other instances are met by version checks).
     write_lock: tokio::sync::Mutex<()>,
@@ -76,11 +80,12 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// The write side of `store`; flags must keep within `limits`.
-    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+    /// The write side of `store`; flags must keep within `limits`, callers within `rate`.
+    pub fn new(store: Arc<dyn Store>, limits: Limits, rate: WriteLimit) -> Self {
         Changes {
             store,
             limits,
+            rate,
             write_lock: tokio::sync::Mutex::new(()),
             in_flight: tokio::sync::RwLock::new(()),
         }
@@ -91,6 +96,17 @@ impl Changes {
     /// served already or made elsewhere.
     pub async fn settled(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
         self.in_flight.write().await
+    }
+
+    /// Admits one write by `actor` under its rate, then makes changes as `actor` (see
+    /// [`Changes::writer`]).
+    pub fn admitted_writer<'a>(
+        &'a self,
+        actor: &'a str,
+        follow: &'a dyn Follow,
+    ) -> Result<Writer<'a>, ChangeError> {
+        self.rate.admit(actor)?;
+        Ok(self.writer(actor, follow))
     }
 
     /// Makes changes as `actor` (a token's name, the audit trail's actor); `follow` serves

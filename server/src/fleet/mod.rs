@@ -8,12 +8,12 @@
 //! - [`beat`]: the heartbeat task, the lag check behind readiness, the fleet metrics.
 //! - [`verdict`]: whether the fleet serves a version yet, and who is behind.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::store::Heartbeat;
+use crate::store::{Ack, BeatReply, Fleet, FleetStore, Heartbeat, StoreError};
 
 pub mod clients;
 pub mod verdict;
@@ -45,18 +45,36 @@ pub struct FleetState {
     pub waits: tokio::sync::Semaphore,
     /// Since when the store has been ahead of what this instance serves, and at which revision.
     behind: Mutex<Option<(Instant, u64)>>,
+    /// The store's heartbeat part.
+    store: Arc<dyn FleetStore>,
 }
 
 impl FleetState {
-    /// The fleet state of instance `id`, starting now.
-    pub fn new(id: String) -> Self {
+    /// The fleet state of instance `id`, starting now, keeping its heartbeats in `store`.
+    pub fn new(id: String, store: Arc<dyn FleetStore>) -> Self {
         FleetState {
             id,
             started_at: Utc::now(),
             clients: Clients::default(),
             waits: tokio::sync::Semaphore::new(MAX_WAITS),
             behind: Mutex::new(None),
+            store,
         }
+    }
+
+    /// Writes this instance's heartbeat, handing `forward` over (see `tasks::heartbeat`).
+    pub async fn beat(&self, beat: &Heartbeat, forward: &[Ack]) -> Result<BeatReply, StoreError> {
+        self.store.beat(beat, forward, FORGET_AFTER).await
+    }
+
+    /// Every instance's heartbeat, aged by the store's clock.
+    pub async fn read(&self) -> Result<Fleet, StoreError> {
+        self.store.fleet(FORGET_AFTER).await
+    }
+
+    /// Removes this instance's heartbeat (a clean stop).
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        self.store.leave(&self.id).await
     }
 
     /// This instance's heartbeat while it serves `version` with `streams` open streams.

@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use super::fleet::MemoryFleet;
 use super::versions;
 use super::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, Heartbeat, HistoryLimit,
-    ImpactDelta, ImpactSums, Loaded, Store, StoreError, TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, FleetStore, Heartbeat,
+    HistoryLimit, ImpactDelta, ImpactStore, ImpactSums, Loaded, Store, StoreError, TokenRecord,
 };
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
@@ -518,7 +518,10 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl FleetStore for EmbeddedStore {
     async fn beat(
         &self,
         beat: &Heartbeat,
@@ -543,7 +546,10 @@ impl Store for EmbeddedStore {
         self.fleet.leave(id);
         Ok(())
     }
+}
 
+#[async_trait]
+impl ImpactStore for EmbeddedStore {
     async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
         let deltas = deltas.to_vec();
         self.blocking(move |db| {

@@ -202,7 +202,8 @@ pub enum StoreError {
     NotDurable(String),
 }
 
-/// A place flags, history, audit and tokens live. Implementations apply a [`Commit`]
+/// A place flags, history, audit and tokens live (heartbeats and impact sums are the
+/// [`FleetStore`] and [`ImpactStore`] parts). Implementations apply a [`Commit`]
 /// atomically, version checks included, and bump the revision by one per commit. Each keeps
 /// at most the [`HistoryLimit`] it was opened with of every flag's history.
 #[async_trait]
@@ -231,25 +232,6 @@ pub trait Store: Send + Sync + 'static {
     /// The highest flag version ever served from this store's data (see [`Store::raise`]):
     /// a flag created now starts above it.
     async fn version_floor(&self) -> Result<u64, StoreError>;
-    /// Writes this instance's heartbeat (docs/api.md#fleet-proof-that-a-change-took), hands `forward` to the instances they
-    /// name, and returns the store's revision and the acks handed to this instance. Entries
-    /// are forgotten `forget_after` after their last heartbeat.
-    async fn beat(
-        &self,
-        beat: &Heartbeat,
-        forward: &[Ack],
-        forget_after: std::time::Duration,
-    ) -> Result<BeatReply, StoreError>;
-    /// Every heartbeat younger than `forget_after`, aged by the store's clock, and the
-    /// store's revision.
-    async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError>;
-    /// Removes instance `id`'s heartbeat: it stopped cleanly, it is not `gone`.
-    async fn leave(&self, id: &str) -> Result<(), StoreError>;
-    /// Adds SDK impact reports to their flags' stage sums (atomic increments; several
-    /// instances may add at once).
-    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError>;
-    /// The sums of `flag` in stage `stage` (see `ReleasePlan::stage_key`).
-    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError>;
     /// A signal that bumps whenever the data may have changed elsewhere (another instance's
     /// write, or a reconnection after which anything may have happened). `None` for stores
     /// only this instance writes.
@@ -277,3 +259,40 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 }
+
+/// Where instances leave their heartbeats (docs/api.md#fleet-proof-that-a-change-took): a
+/// part of the store of its own, so the fleet's code and tests need only this.
+#[async_trait]
+pub trait FleetStore: Send + Sync + 'static {
+    /// Writes this instance's heartbeat (docs/api.md#fleet-proof-that-a-change-took), hands `forward` to the instances they
+    /// name, and returns the store's revision and the acks handed to this instance. Entries
+    /// are forgotten `forget_after` after their last heartbeat.
+    async fn beat(
+        &self,
+        beat: &Heartbeat,
+        forward: &[Ack],
+        forget_after: std::time::Duration,
+    ) -> Result<BeatReply, StoreError>;
+    /// Every heartbeat younger than `forget_after`, aged by the store's clock, and the
+    /// store's revision.
+    async fn fleet(&self, forget_after: std::time::Duration) -> Result<Fleet, StoreError>;
+    /// Removes instance `id`'s heartbeat: it stopped cleanly, it is not `gone`.
+    async fn leave(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// Where SDK impact reports are summed per flag and plan stage: a part of the store of its
+/// own, so the impact code and its tests need only this.
+#[async_trait]
+pub trait ImpactStore: Send + Sync + 'static {
+    /// Adds SDK impact reports to their flags' stage sums (atomic increments; several
+    /// instances may add at once).
+    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError>;
+    /// The sums of `flag` in stage `stage` (see `ReleasePlan::stage_key`).
+    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError>;
+}
+
+/// The whole store a server runs on: flags and audit, heartbeats, impact sums. Every store
+/// that implements the three parts is one.
+pub trait Stores: Store + FleetStore + ImpactStore {}
+
+impl<T: Store + FleetStore + ImpactStore> Stores for T {}

@@ -9,7 +9,7 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::fleet::{FORGET_AFTER, HEARTBEAT, verdict};
+use crate::fleet::{HEARTBEAT, verdict};
 use crate::metrics::sdk_lag;
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ pub fn spawn_heartbeat(state: &Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             let Some(state) = weak.upgrade() else { return };
             if *stopping.borrow_and_update() {
-                if let Err(e) = state.store().leave(&state.fleet().id).await {
+                if let Err(e) = state.fleet().leave().await {
                     tracing::debug!(error = %e, "could not remove this instance's heartbeat");
                 }
                 return;
@@ -57,7 +57,7 @@ async fn beat(state: &AppState, was_behind: bool) -> bool {
     let streams = u64::try_from(state.metrics().stream_clients.get()).unwrap_or(0);
     let heartbeat = state.fleet().heartbeat(served, streams);
     let forward = state.fleet().clients.take_outbox();
-    match state.beat(&heartbeat, &forward).await {
+    match state.fleet().beat(&heartbeat, &forward).await {
         Ok(reply) => {
             state.fleet().clients.acked(reply.acks);
             let behind = state.fleet().observe(reply.revision, served).is_some();
@@ -83,7 +83,7 @@ async fn beat(state: &AppState, was_behind: bool) -> bool {
 
 /// Sets the fleet metrics from one read of every heartbeat.
 async fn read_metrics(state: &AppState) {
-    let Ok(fleet) = state.store().fleet(FORGET_AFTER).await else {
+    let Ok(fleet) = state.fleet().read().await else {
         return;
     };
     // Indexes into FLEET_STATES: live, lagging, gone.

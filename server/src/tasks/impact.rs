@@ -32,7 +32,7 @@ pub async fn flush(state: &AppState) {
             None => state.metrics().impact_dropped.inc(),
         }
     }
-    if let Err(e) = state.add_impact(&deltas).await {
+    if let Err(e) = state.impact().add_to_store(&deltas).await {
         state
             .metrics()
             .impact_dropped

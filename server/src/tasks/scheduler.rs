@@ -75,7 +75,7 @@ pub async fn tick(state: &AppState) {
         let Some(plan) = &flag.plan else { continue };
         let now = Utc::now();
         let sums = if plan.guards.iter().any(|g| g.impact.is_some()) {
-            match state.store().impact(&flag.key, &plan.stage_key()).await {
+            match state.impact().stored(&flag.key, &plan.stage_key()).await {
                 Ok(sums) => Some(sums),
                 Err(e) => {
                     tracing::warn!(flag = %flag.key, error = %e, "impact sums unavailable");

@@ -42,8 +42,8 @@ use self::scripts::{COMMIT_LUA, RAISE_LUA, script_args};
 use self::subscriber::subscribe;
 use super::versions;
 use super::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Commit, Fleet, Heartbeat, HistoryLimit, ImpactDelta,
-    ImpactSums, Loaded, Partial, Store, StoreError, TokenRecord, Told,
+    Ack, AuditEntry, AuditQuery, BeatReply, Commit, Fleet, FleetStore, Heartbeat, HistoryLimit,
+    ImpactDelta, ImpactStore, ImpactSums, Loaded, Partial, Store, StoreError, TokenRecord, Told,
 };
 
 /// How often a write refused at connection time is tried again (50 ms apart).
@@ -411,44 +411,6 @@ impl Store for RedisStore {
         raw.iter().map(|r| decode(r)).collect()
     }
 
-    async fn beat(
-        &self,
-        beat: &Heartbeat,
-        forward: &[Ack],
-        forget_after: Duration,
-    ) -> Result<BeatReply, StoreError> {
-        let mut conn = self.conn()?;
-        self.fleet
-            .beat(&mut conn, &self.prefix, beat, forward, forget_after)
-            .await
-    }
-
-    async fn fleet(&self, forget_after: Duration) -> Result<Fleet, StoreError> {
-        let mut conn = self.conn()?;
-        self.fleet.read(&mut conn, &self.prefix, forget_after).await
-    }
-
-    async fn leave(&self, id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        redis::pipe()
-            .atomic()
-            .zrem(self.key("fleet"), id)
-            .del(self.key(&format!("fleet:beat:{id}")))
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
-    }
-
-    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        impact::add(&mut conn, &self.prefix, deltas).await
-    }
-
-    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
-        let mut conn = self.conn()?;
-        impact::read(&mut conn, &self.prefix, flag, stage).await
-    }
-
     fn changes(&self) -> Option<watch::Receiver<u64>> {
         Some(self.changes.clone())
     }
@@ -491,5 +453,49 @@ impl Store for RedisStore {
                 .map(|(key, raw)| Ok((key, raw.as_deref().map(decode).transpose()?)))
                 .collect::<Result<_, StoreError>>()?,
         })
+    }
+}
+
+#[async_trait]
+impl FleetStore for RedisStore {
+    async fn beat(
+        &self,
+        beat: &Heartbeat,
+        forward: &[Ack],
+        forget_after: Duration,
+    ) -> Result<BeatReply, StoreError> {
+        let mut conn = self.conn()?;
+        self.fleet
+            .beat(&mut conn, &self.prefix, beat, forward, forget_after)
+            .await
+    }
+
+    async fn fleet(&self, forget_after: Duration) -> Result<Fleet, StoreError> {
+        let mut conn = self.conn()?;
+        self.fleet.read(&mut conn, &self.prefix, forget_after).await
+    }
+
+    async fn leave(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        redis::pipe()
+            .atomic()
+            .zrem(self.key("fleet"), id)
+            .del(self.key(&format!("fleet:beat:{id}")))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl ImpactStore for RedisStore {
+    async fn add_impact(&self, deltas: &[ImpactDelta]) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        impact::add(&mut conn, &self.prefix, deltas).await
+    }
+
+    async fn impact(&self, flag: &str, stage: &str) -> Result<ImpactSums, StoreError> {
+        let mut conn = self.conn()?;
+        impact::read(&mut conn, &self.prefix, flag, stage).await
     }
 }
