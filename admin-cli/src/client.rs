@@ -4,6 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use switchyard_core::ProblemDetails;
 
 use crate::error::CliError;
 
@@ -153,25 +154,24 @@ impl Api {
     }
 }
 
-/// A failed answer as a `CliError`.
+/// A failed answer as a `CliError`: the problem+json body read as the server wrote it.
 fn failure(status: StatusCode, body: &Value, retry_after: Option<&str>) -> CliError {
-    let detail = body["detail"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| match body {
+    let problem: ProblemDetails = serde_json::from_value(body.clone()).unwrap_or_default();
+    let detail = if problem.detail.is_empty() {
+        match body {
             Value::String(s) => s.clone(),
             _ => status.to_string(),
-        });
+        }
+    } else {
+        problem.detail.clone()
+    };
     match status {
         StatusCode::UNAUTHORIZED => CliError::Auth(format!(
             "unauthorized: the token was refused; pass a valid one with --token or SWITCHYARD_TOKEN ({detail})"
         )),
         StatusCode::FORBIDDEN => CliError::Forbidden {
-            needed: body["required_role"]
-                .as_str()
-                .unwrap_or("a higher")
-                .to_owned(),
-            have: body["role"].as_str().unwrap_or("a lower").to_owned(),
+            needed: problem.required_role.unwrap_or_else(|| "a higher".into()),
+            have: problem.role.unwrap_or_else(|| "a lower".into()),
         },
         StatusCode::NOT_FOUND => CliError::NotFound(format!("not found: {detail}")),
         StatusCode::CONFLICT => CliError::Conflict(format!("conflict: {detail}")),
@@ -180,18 +180,7 @@ fn failure(status: StatusCode, body: &Value, retry_after: Option<&str>) -> CliEr
             retry_after.unwrap_or("a few")
         )),
         s if s.is_client_error() => {
-            let problems: Vec<String> = body["problems"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| {
-                    format!(
-                        "{}: {}",
-                        p["field"].as_str().unwrap_or("?"),
-                        p["message"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect();
+            let problems: Vec<String> = problem.problems.iter().map(ToString::to_string).collect();
             if problems.is_empty() {
                 CliError::Usage(format!("rejected: {detail}"))
             } else {

@@ -21,6 +21,20 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The most items one impact report may hold (`POST /v1/impact`).
+pub const MAX_REPORT_ITEMS: usize = 1000;
+/// The most event names one item of a report may count.
+pub const MAX_EVENTS_PER_ITEM: usize = 20;
+/// The largest number one item may report (per field).
+pub const MAX_COUNT: u64 = 1_000_000_000;
+/// The longest event name, in bytes.
+pub const MAX_EVENT_BYTES: usize = 64;
+
+/// Whether `name` may name an impact event: 1 to [`MAX_EVENT_BYTES`] of `[A-Za-z0-9._:-]`.
+pub fn is_event_name(name: &str) -> bool {
+    crate::client_id::is_fleet_id(name) && name.len() <= MAX_EVENT_BYTES
+}
+
 /// The most event names one cohort's sums keep (per flag and stage): reports are bounded,
 /// and so is what they add up to.
 pub const MAX_EVENTS: usize = 32;

@@ -41,6 +41,7 @@ pub use model::{
     Variant, Whitelist,
 };
 pub use patch::FlagPatch;
+pub use problem::ProblemDetails;
 pub use role::Role;
 pub use validate::{
     Limits, MAX_VERSION, Problem, ValidationError, validate_context, validate_export,

@@ -11,7 +11,6 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use switchyard_core::Variant;
-use switchyard_core::client_id::is_fleet_id;
 
 use crate::served::Served;
 
@@ -19,9 +18,7 @@ use crate::served::Served;
 /// beyond, new ones are dropped until the next report.
 pub const MAX_PENDING: usize = 10_000;
 /// The most items one report carries (the server's limit).
-const MAX_ITEMS: usize = 1000;
-/// The longest event name.
-const MAX_EVENT: usize = 64;
+const MAX_ITEMS: usize = switchyard_core::impact::MAX_REPORT_ITEMS;
 
 /// Sums waiting for the next report: (flag, variant) → exposures and events.
 #[derive(Default)]
@@ -87,7 +84,7 @@ impl Impact {
     /// Counts `event` for `flag`'s `variant`; an invalid name is ignored (logged once per
     /// report at debug).
     pub(crate) fn track(&self, flag: &str, variant: Variant, event: &str) {
-        if !is_fleet_id(event) || event.len() > MAX_EVENT {
+        if !switchyard_core::impact::is_event_name(event) {
             tracing::debug!(
                 event,
                 "impact event names are 1 to 64 of [A-Za-z0-9._:-]; ignored"

@@ -8,8 +8,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{Map, Value, json};
-use switchyard_core::ValidationError;
+use switchyard_core::{ProblemDetails, ValidationError};
 
 use crate::changes::ChangeError;
 use crate::store::StoreError;
@@ -133,58 +132,45 @@ impl ApiError {
         }
     }
 
-    fn extensions(&self) -> Map<String, Value> {
-        let mut ext = Map::new();
+    /// The problem+json body of this error.
+    fn details(&self) -> ProblemDetails {
+        let (slug, title) = self.slug_and_title();
+        let mut body =
+            ProblemDetails::new(self.status_code().as_u16(), slug, title, &self.to_string());
         match self {
-            ApiError::Invalid(e) => {
-                ext.insert("problems".into(), json!(e.problems));
-            }
+            ApiError::Invalid(e) => body.problems = e.problems.clone(),
             ApiError::Forbidden { needed, have } => {
-                ext.insert("required_role".into(), json!(needed));
-                ext.insert("role".into(), json!(have));
+                body.required_role = Some(needed.to_string());
+                body.role = Some(have.to_string());
             }
             ApiError::FlagNotFound(key) => {
                 // The evaluation's answer too, for clients that read only these fields.
-                ext.insert("flag".into(), json!(key));
-                ext.insert("enabled".into(), json!(false));
-                ext.insert("variant".into(), json!("off"));
-                ext.insert("reason".into(), json!("FLAG_NOT_FOUND"));
+                body.flag = Some(key.clone());
+                body.enabled = Some(false);
+                body.variant = Some("off".into());
+                body.reason = Some("FLAG_NOT_FOUND".into());
             }
             ApiError::Conflict {
                 current_version, ..
-            } => {
-                ext.insert("current_version".into(), json!(current_version));
-            }
+            } => body.current_version = Some(*current_version),
             _ => {}
         }
-        ext
+        body
     }
 }
 
 /// A problem+json response.
 pub fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> HttpResponse {
-    problem_with(status, slug, title, detail, Map::new())
+    respond(
+        status,
+        &ProblemDetails::new(status.as_u16(), slug, title, detail),
+    )
 }
 
-fn problem_with(
-    status: StatusCode,
-    slug: &str,
-    title: &str,
-    detail: &str,
-    extensions: Map<String, Value>,
-) -> HttpResponse {
-    let mut body = Map::new();
-    body.insert(
-        "type".into(),
-        json!(format!("urn:switchyard:problem:{slug}")),
-    );
-    body.insert("title".into(), json!(title));
-    body.insert("status".into(), json!(status.as_u16()));
-    body.insert("detail".into(), json!(detail));
-    body.extend(extensions);
+fn respond(status: StatusCode, body: &ProblemDetails) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(PROBLEM_JSON)
-        .body(Value::Object(body).to_string())
+        .body(serde_json::to_string(body).expect("a problem body serialises"))
 }
 
 impl ResponseError for ApiError {
@@ -207,14 +193,7 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(detail) = self {
             tracing::error!(%detail, "internal error");
         }
-        let (slug, title) = self.slug_and_title();
-        let mut response = problem_with(
-            self.status_code(),
-            slug,
-            title,
-            &self.to_string(),
-            self.extensions(),
-        );
+        let mut response = respond(self.status_code(), &self.details());
         let headers = response.headers_mut();
         match self {
             ApiError::RateLimited(secs) => {

@@ -8,6 +8,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use switchyard_core::ProblemDetails;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -53,13 +54,9 @@ impl<T> ProblemBodies<T> {
 fn problem_response(status_line: &str, detail: &str) -> Vec<u8> {
     let (code, title) = status_line.split_once(' ').unwrap_or((status_line, ""));
     let slug = title.to_ascii_lowercase().replace(' ', "-");
-    let body = serde_json::json!({
-        "type": format!("urn:switchyard:problem:{slug}"),
-        "title": title,
-        "status": code.parse::<u16>().unwrap_or(400),
-        "detail": detail,
-    })
-    .to_string();
+    let status = code.parse::<u16>().unwrap_or(400);
+    let body = ProblemDetails::new(status, &slug, title, detail);
+    let body = serde_json::to_string(&body).expect("a problem body serialises");
     format!(
         "HTTP/1.1 {status_line}\r\ncontent-type: application/problem+json\r\n\
          content-length: {}\r\nconnection: close\r\nx-content-type-options: nosniff\r\n\

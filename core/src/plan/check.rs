@@ -65,7 +65,7 @@ impl ReleasePlan {
                     }
                 }
                 (None, Some(i)) => {
-                    if !crate::client_id::is_fleet_id(&i.event) || i.event.len() > MAX_EVENT_BYTES {
+                    if !crate::impact::is_event_name(&i.event) {
                         problems.push(Problem::new(
                             field("impact.event"),
                             format!("must be 1 to {MAX_EVENT_BYTES} letters, digits, '.', '_', '-' or ':'"),

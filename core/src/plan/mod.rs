@@ -219,7 +219,7 @@ pub const MAX_GUARDS: usize = 10;
 /// The longest guard query.
 pub const MAX_QUERY_BYTES: usize = 4096;
 /// The longest tracked event name.
-pub const MAX_EVENT_BYTES: usize = 64;
+pub const MAX_EVENT_BYTES: usize = crate::impact::MAX_EVENT_BYTES;
 
 /// What a running plan does next.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use switchyard_core::Variant;
-use switchyard_core::client_id::is_fleet_id;
 use switchyard_core::impact::Cohort;
-use switchyard_core::plan::MAX_EVENT_BYTES;
+use switchyard_core::impact::{MAX_EVENT_BYTES, is_event_name};
 use switchyard_core::validate::validate_key;
 
 use super::{Body, parse_json, resource, served};
@@ -18,12 +17,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tasks::impact::stage_of;
 
-/// The most items one report may hold.
-pub const MAX_ITEMS: usize = 1000;
-/// The most event names one item may count.
-pub const MAX_EVENTS_PER_ITEM: usize = 20;
-/// The largest number one item may report (per field).
-pub const MAX_COUNT: u64 = 1_000_000_000;
+pub use switchyard_core::impact::{MAX_COUNT, MAX_EVENTS_PER_ITEM, MAX_REPORT_ITEMS as MAX_ITEMS};
 
 /// Registers the impact routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -71,7 +65,7 @@ fn problems(report: &Report) -> Option<String> {
             ));
         }
         for (event, n) in &item.counts {
-            if !is_fleet_id(event) || event.len() > MAX_EVENT_BYTES {
+            if !is_event_name(event) {
                 found.push(format!(
                     "events[{i}].counts: {event:?} must be 1 to {MAX_EVENT_BYTES} letters, digits, '.', '_', '-' or ':'"
                 ));
