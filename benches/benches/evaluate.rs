@@ -114,7 +114,7 @@ fn bench_sdk(c: &mut Criterion) {
 fn bench_snapshot_update(c: &mut Criterion) {
     use switchyard_server::published::Published;
     use switchyard_server::store::embedded::EmbeddedStore;
-    use switchyard_server::store::{Change, Commit, Store};
+    use switchyard_server::store::{Commit, Store, Write};
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -131,14 +131,14 @@ fn bench_snapshot_update(c: &mut Criterion) {
             version,
             ..Flag::new(format!("flag-{i:05}"))
         };
-        let changes = (0..n)
-            .map(|i| Change::PutFlag {
+        let writes = (0..n)
+            .map(|i| Write::PutFlag {
                 flag: flag(i, 1),
                 expected: None,
             })
             .collect();
         let commit = Commit {
-            changes,
+            writes,
             audit: Vec::new(),
         };
         let revision = runtime.block_on(store.commit(commit)).expect("commit");

@@ -49,8 +49,8 @@ impl Reads<'_> {
         self.0.tokens().await
     }
     /// The store's signal that data may have changed elsewhere.
-    pub fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        self.0.changes()
+    pub fn signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.0.signal()
     }
     /// What the commit that made `revision` changed, if the store told.
     pub fn told(&self, revision: u64) -> Option<Told> {

@@ -50,7 +50,7 @@ async fn fill(store: &dyn Store, from: usize, total: usize) -> anyhow::Result<()
         let audit = (start..(start + BATCH).min(total)).map(entry).collect();
         store
             .commit(Commit {
-                changes: vec![],
+                writes: vec![],
                 audit,
             })
             .await?;

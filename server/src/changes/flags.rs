@@ -6,7 +6,7 @@ use switchyard_core::{Flag, FlagPatch, FlagSpec};
 
 use super::diff::audited;
 use super::{ChangeError, Precondition, Writer, reason, to_value};
-use crate::store::{Change, Commit};
+use crate::store::{Commit, Write};
 
 /// A full flag, as `PUT /v1/flags/{key}` takes it: a [`FlagSpec`] and what comes with a
 /// write. `key`, `kill_switch`, `version`, `updated_at`, `updated_by` and `plan` are accepted
@@ -140,7 +140,7 @@ impl Writer<'_> {
         let mut audit = vec![self.audit(action, Some(key), before, after, why)];
         audit.extend(steered.iter().map(|note| self.steered_pause(key, note)));
         let commit = Commit {
-            changes: vec![Change::PutFlag {
+            writes: vec![Write::PutFlag {
                 flag: flag.clone(),
                 expected: current.as_ref().map(|c| c.version),
             }],
@@ -195,7 +195,7 @@ impl Writer<'_> {
         let current = self.current(key).await?;
         expected.check(key, Some(current.version))?;
         let commit = Commit {
-            changes: vec![Change::DeleteFlag {
+            writes: vec![Write::DeleteFlag {
                 key: key.to_owned(),
                 expected: current.version,
             }],
@@ -248,7 +248,7 @@ impl Writer<'_> {
         let version = self.first_version(key, 1).await?;
         let flag = self.stamp(restore(last), version)?;
         let commit = Commit {
-            changes: vec![Change::PutFlag {
+            writes: vec![Write::PutFlag {
                 flag: flag.clone(),
                 expected: None,
             }],

@@ -8,7 +8,7 @@ use switchyard_core::{Export, Flag, KillSwitch};
 
 use super::diff::{audited, same_content};
 use super::{ChangeError, Writer, to_value};
-use crate::store::{Change, Commit};
+use crate::store::{Commit, Write};
 
 /// What an import did, or would do with `dry_run`.
 #[derive(Debug, Default, Serialize)]
@@ -91,7 +91,7 @@ impl Writer<'_> {
             commit
                 .audit
                 .push(self.audit(action, Some(&key), before, after, why));
-            commit.changes.push(Change::PutFlag {
+            commit.writes.push(Write::PutFlag {
                 flag,
                 expected: existing.as_ref().map(|c| c.version),
             });
@@ -109,7 +109,7 @@ impl Writer<'_> {
                     None,
                     None,
                 ));
-                commit.changes.push(Change::DeleteFlag {
+                commit.writes.push(Write::DeleteFlag {
                     key: key.clone(),
                     expected: flag.version,
                 });
@@ -140,12 +140,12 @@ impl Writer<'_> {
                 why,
             ));
             global_kill = after.reason.clone();
-            commit.changes.push(Change::SetGlobalKillSwitch(after));
+            commit.writes.push(Write::SetGlobalKillSwitch(after));
         }
         plan.created.sort();
         plan.updated.sort();
         plan.deleted.sort();
-        if !dry_run && !commit.changes.is_empty() {
+        if !dry_run && !commit.writes.is_empty() {
             self.commit(commit).await?;
             for flag in &killed {
                 self.tell_kill(Some(flag), true, Some(IMPORTED_KILL));

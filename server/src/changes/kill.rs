@@ -5,7 +5,7 @@ use chrono::Utc;
 use switchyard_core::{Flag, KillSwitch};
 
 use super::{ChangeError, Event, Precondition, Writer, reason, to_value};
-use crate::store::{Change, Commit};
+use crate::store::{Commit, Write};
 
 impl Writer<'_> {
     /// A flag's own kill switch. Turning it on needs a reason.
@@ -60,7 +60,7 @@ impl Writer<'_> {
             "kill_switch.deactivate"
         };
         let commit = Commit {
-            changes: vec![Change::SetGlobalKillSwitch(after.clone())],
+            writes: vec![Write::SetGlobalKillSwitch(after.clone())],
             audit: vec![self.audit(
                 action,
                 None,

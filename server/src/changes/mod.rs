@@ -25,7 +25,7 @@ use switchyard_core::validate::{validate_flag, validate_reason};
 use switchyard_core::{Delta, Flag, Limits};
 
 use self::diff::audited;
-use crate::store::{AuditEntry, Change, Commit, Store, StoreError};
+use crate::store::{AuditEntry, Commit, Store, StoreError, Write};
 
 pub mod diff;
 pub mod error;
@@ -157,12 +157,12 @@ pub struct Writer<'a> {
 /// reloads them with the flags).
 fn delta(commit: &Commit) -> Option<Delta> {
     let mut delta = Delta::default();
-    for change in &commit.changes {
+    for change in &commit.writes {
         match change {
-            Change::PutFlag { flag, .. } => delta.put(flag.clone()),
-            Change::DeleteFlag { key, .. } => delta.delete(key),
-            Change::SetGlobalKillSwitch(switch) => delta.set_global_kill_switch(switch.clone()),
-            Change::CreateToken(_) | Change::RevokeToken { .. } => return None,
+            Write::PutFlag { flag, .. } => delta.put(flag.clone()),
+            Write::DeleteFlag { key, .. } => delta.delete(key),
+            Write::SetGlobalKillSwitch(switch) => delta.set_global_kill_switch(switch.clone()),
+            Write::CreateToken(_) | Write::RevokeToken { .. } => return None,
         }
     }
     Some(delta)
@@ -312,7 +312,7 @@ impl Writer<'_> {
             let mut audit = vec![self.audit(action, Some(key), before, after, why.clone())];
             audit.extend(steered.iter().map(|note| self.steered_pause(key, note)));
             let commit = Commit {
-                changes: vec![Change::PutFlag {
+                writes: vec![Write::PutFlag {
                     flag: next.clone(),
                     expected: Some(current.version),
                 }],

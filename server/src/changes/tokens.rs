@@ -5,7 +5,7 @@ use serde::Serialize;
 use switchyard_core::Role;
 
 use super::{ChangeError, Writer, to_value};
-use crate::store::{Change, Commit, TokenRecord};
+use crate::store::{Commit, TokenRecord, Write};
 use crate::tokens::{generate_token, hash_token, hex};
 
 /// A new token, shown once.
@@ -72,7 +72,7 @@ impl Writer<'_> {
         let info = TokenInfo::from(&record);
         let entry = self.audit("token.create", None, None, Some(to_value(&info)), None);
         let commit = Commit {
-            changes: vec![Change::CreateToken(record)],
+            writes: vec![Write::CreateToken(record)],
             audit: vec![entry],
         };
         self.commit(commit).await?;
@@ -87,7 +87,7 @@ impl Writer<'_> {
         };
         let before = to_value(&TokenInfo::from(record));
         let commit = Commit {
-            changes: vec![Change::RevokeToken { id: id.to_owned() }],
+            writes: vec![Write::RevokeToken { id: id.to_owned() }],
             audit: vec![self.audit("token.revoke", None, Some(before), None, None)],
         };
         self.commit(commit).await

@@ -30,11 +30,11 @@ pub struct Published {
     pub killed: usize,
     /// When this snapshot was made in place: the version it was made from and the change,
     /// which streams send to SDKs that hold that version (`api::stream`).
-    pub change: Option<Change>,
+    pub change: Option<InPlace>,
 }
 
-/// What made a snapshot from the one before it.
-pub struct Change {
+/// What made a snapshot in place from the one before it.
+pub struct InPlace {
     /// The version it was made from.
     pub base: u64,
     /// What changed.
@@ -87,7 +87,7 @@ impl Published {
                 max_flag_version = max_flag_version.max(flag.version);
             }
         }
-        let change = Change {
+        let change = InPlace {
             base: before.version,
             delta: delta.clone(),
             event: OnceLock::new(),

@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use super::fleet::MemoryFleet;
 use super::versions;
 use super::{
-    Ack, AuditEntry, AuditQuery, BeatReply, Change, Commit, Fleet, FleetStore, Heartbeat,
-    HistoryLimit, ImpactDelta, ImpactStore, ImpactSums, Loaded, Store, StoreError, TokenRecord,
+    Ack, AuditEntry, AuditQuery, BeatReply, Commit, Fleet, FleetStore, Heartbeat, HistoryLimit,
+    ImpactDelta, ImpactStore, ImpactSums, Loaded, Store, StoreError, TokenRecord, Write,
 };
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
@@ -220,9 +220,9 @@ fn apply(
     let mut meta = txn.open_table(META).map_err(db_err)?;
     let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
     let mut audit_by = txn.open_table(AUDIT_BY).map_err(db_err)?;
-    for change in commit.changes {
+    for change in commit.writes {
         match change {
-            Change::PutFlag { flag, expected } => {
+            Write::PutFlag { flag, expected } => {
                 let current = match flags.get(flag.key.as_str()).map_err(db_err)? {
                     Some(bytes) => Some(decode::<Flag>(bytes.value())?.version),
                     None => None,
@@ -265,7 +265,7 @@ fn apply(
                     }
                 }
             }
-            Change::DeleteFlag { key, expected } => {
+            Write::DeleteFlag { key, expected } => {
                 let current = match flags.get(key.as_str()).map_err(db_err)? {
                     Some(bytes) => Some(decode::<Flag>(bytes.value())?.version),
                     None => None,
@@ -279,11 +279,11 @@ fn apply(
                 }
                 flags.remove(key.as_str()).map_err(db_err)?;
             }
-            Change::SetGlobalKillSwitch(switch) => {
+            Write::SetGlobalKillSwitch(switch) => {
                 meta.insert(KILL_SWITCH, encode(&switch).as_slice())
                     .map_err(db_err)?;
             }
-            Change::CreateToken(record) => {
+            Write::CreateToken(record) => {
                 for entry in tokens.iter().map_err(db_err)? {
                     let (_, bytes) = entry.map_err(db_err)?;
                     if decode::<TokenRecord>(bytes.value())?.name == record.name {
@@ -297,7 +297,7 @@ fn apply(
                     .insert(record.id.as_str(), encode(&record).as_slice())
                     .map_err(db_err)?;
             }
-            Change::RevokeToken { id } => {
+            Write::RevokeToken { id } => {
                 if tokens.remove(id.as_str()).map_err(db_err)?.is_none() {
                     return Err(StoreError::Token(format!("no token has id {id:?}")));
                 }

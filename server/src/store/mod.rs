@@ -52,7 +52,7 @@ pub struct Partial {
 
 /// One change inside a [`Commit`].
 #[derive(Clone, Debug)]
-pub enum Change {
+pub enum Write {
     /// Write `flag` (its `version` already set by the caller). `expected` is the version the
     /// stored flag must have now; `None` means the flag must not exist.
     PutFlag {
@@ -83,7 +83,7 @@ pub enum Change {
 #[derive(Clone, Debug, Default)]
 pub struct Commit {
     /// What changes, in order.
-    pub changes: Vec<Change>,
+    pub writes: Vec<Write>,
     /// What the audit trail records of it (ids are the store's to assign).
     pub audit: Vec<AuditEntry>,
 }
@@ -235,7 +235,7 @@ pub trait Store: Send + Sync + 'static {
     /// A signal that bumps whenever the data may have changed elsewhere (another instance's
     /// write, or a reconnection after which anything may have happened). `None` for stores
     /// only this instance writes.
-    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+    fn signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
     }
     /// What the commit that made `revision` changed, when the store told this instance

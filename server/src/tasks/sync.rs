@@ -149,7 +149,7 @@ const RETRY: Duration = Duration::from_millis(200);
 /// [`RETRY`] while no snapshot is loaded or the store fails), so a missed message heals
 /// itself. Holds the state weakly so a stopped server releases its store.
 pub fn spawn_sync(state: &Arc<AppState>, interval: Duration) -> tokio::task::JoinHandle<()> {
-    let mut changes = state.store().changes();
+    let mut signal = state.store().signal();
     let state: Weak<AppState> = Arc::downgrade(state);
     tokio::spawn(async move {
         loop {
@@ -159,13 +159,13 @@ pub fn spawn_sync(state: &Arc<AppState>, interval: Duration) -> tokio::task::Joi
                 None => return,
             };
             let signalled = async {
-                match changes.as_mut() {
+                match signal.as_mut() {
                     Some(rx) => rx.changed().await.is_ok(),
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                ok = signalled => if !ok { changes = None },
+                ok = signalled => if !ok { signal = None },
                 () = tokio::time::sleep(wait) => {}
             }
             let Some(state) = state.upgrade() else {

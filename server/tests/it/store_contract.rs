@@ -10,7 +10,7 @@ use switchyard_server::auth::Role;
 use switchyard_server::store::embedded::EmbeddedStore;
 use switchyard_server::store::redis::{RedisOptions, RedisStore, Topology};
 use switchyard_server::store::{
-    AuditEntry, AuditQuery, Change, Commit, Store, StoreError, TokenRecord,
+    AuditEntry, AuditQuery, Commit, Store, StoreError, TokenRecord, Write,
 };
 use tempfile::TempDir;
 
@@ -95,8 +95,8 @@ async fn audit_ids(store: &dyn Store, query: &AuditQuery) -> Vec<u64> {
         .collect()
 }
 
-fn put(key: &str, version: u64, expected: Option<u64>) -> Change {
-    Change::PutFlag {
+fn put(key: &str, version: u64, expected: Option<u64>) -> Write {
+    Write::PutFlag {
         flag: flag(key, version),
         expected,
     }
@@ -108,7 +108,7 @@ async fn a_commit_applies_all_or_nothing() {
         assert_eq!(
             store
                 .commit(Commit {
-                    changes: vec![put("a", 1, None)],
+                    writes: vec![put("a", 1, None)],
                     audit: vec![entry("x", Some("a"))]
                 })
                 .await
@@ -117,9 +117,9 @@ async fn a_commit_applies_all_or_nothing() {
             "{name}"
         );
         let failing = Commit {
-            changes: vec![
+            writes: vec![
                 put("b", 1, None),
-                Change::SetGlobalKillSwitch(KillSwitch {
+                Write::SetGlobalKillSwitch(KillSwitch {
                     active: true,
                     ..Default::default()
                 }),
@@ -165,14 +165,14 @@ async fn versions_history_and_deletes() {
     for (name, store, _guard) in stores().await {
         store
             .commit(Commit {
-                changes: vec![put("f", 1, None)],
+                writes: vec![put("f", 1, None)],
                 ..Default::default()
             })
             .await
             .unwrap();
         let dup = store
             .commit(Commit {
-                changes: vec![put("f", 1, None)],
+                writes: vec![put("f", 1, None)],
                 ..Default::default()
             })
             .await;
@@ -188,14 +188,14 @@ async fn versions_history_and_deletes() {
         );
         store
             .commit(Commit {
-                changes: vec![put("f", 2, Some(1))],
+                writes: vec![put("f", 2, Some(1))],
                 ..Default::default()
             })
             .await
             .unwrap();
         let stale = store
             .commit(Commit {
-                changes: vec![Change::DeleteFlag {
+                writes: vec![Write::DeleteFlag {
                     key: "f".into(),
                     expected: 1,
                 }],
@@ -205,7 +205,7 @@ async fn versions_history_and_deletes() {
         assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{name}");
         store
             .commit(Commit {
-                changes: vec![Change::DeleteFlag {
+                writes: vec![Write::DeleteFlag {
                     key: "f".into(),
                     expected: 2,
                 }],
@@ -236,7 +236,7 @@ async fn audit_is_newest_first_filtered_and_paged() {
         for (actor, flag) in [("alice", "a"), ("bob", "b"), ("alice", "b"), ("bob", "a")] {
             store
                 .commit(Commit {
-                    changes: vec![],
+                    writes: vec![],
                     audit: vec![entry(actor, Some(flag))],
                 })
                 .await
@@ -308,7 +308,7 @@ async fn audit_indexes_page_across_batches() {
             }
             store
                 .commit(Commit {
-                    changes: vec![],
+                    writes: vec![],
                     audit,
                 })
                 .await
@@ -360,7 +360,7 @@ async fn a_redis_audit_written_before_the_indexes_is_indexed_on_first_query() {
     for flag in ["a", "b", "a"] {
         store
             .commit(Commit {
-                changes: vec![],
+                writes: vec![],
                 audit: vec![entry("carol", Some(flag))],
             })
             .await
@@ -391,7 +391,7 @@ async fn a_redis_audit_written_before_the_indexes_is_indexed_on_first_query() {
 async fn raise_moves_the_revision_and_floor_up_never_down() {
     for (name, store, _guard) in stores().await {
         let commit = || Commit {
-            changes: vec![],
+            writes: vec![],
             audit: vec![entry("t", None)],
         };
         assert_eq!(store.commit(commit()).await.unwrap(), 1, "{name}");
@@ -414,7 +414,7 @@ async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
         old.at = Utc::now() - chrono::Duration::days(30);
         store
             .commit(Commit {
-                changes: vec![put("f", 1, None)],
+                writes: vec![put("f", 1, None)],
                 audit: vec![old],
             })
             .await
@@ -422,7 +422,7 @@ async fn history_keeps_the_newest_versions_and_old_audit_is_pruned() {
         for v in 2..=10 {
             store
                 .commit(Commit {
-                    changes: vec![put("f", v, Some(v - 1))],
+                    writes: vec![put("f", v, Some(v - 1))],
                     audit: vec![entry("alice", Some("f"))],
                 })
                 .await
@@ -484,7 +484,7 @@ async fn history_shares_large_whitelists_and_drops_them_with_their_last_version(
             let expected = (v > 1).then(|| v - 1);
             store
                 .commit(Commit {
-                    changes: vec![Change::PutFlag { flag, expected }],
+                    writes: vec![Write::PutFlag { flag, expected }],
                     ..Default::default()
                 })
                 .await
@@ -520,7 +520,7 @@ async fn history_shares_large_whitelists_and_drops_them_with_their_last_version(
         };
         store
             .commit(Commit {
-                changes: vec![Change::PutFlag {
+                writes: vec![Write::PutFlag {
                     flag,
                     expected: Some(v - 1),
                 }],
@@ -550,28 +550,28 @@ async fn tokens_have_unique_names() {
         };
         store
             .commit(Commit {
-                changes: vec![Change::CreateToken(record("1", "ci"))],
+                writes: vec![Write::CreateToken(record("1", "ci"))],
                 ..Default::default()
             })
             .await
             .unwrap();
         let dup = store
             .commit(Commit {
-                changes: vec![Change::CreateToken(record("2", "ci"))],
+                writes: vec![Write::CreateToken(record("2", "ci"))],
                 ..Default::default()
             })
             .await;
         assert!(matches!(dup, Err(StoreError::Token(_))), "{name}");
         let unknown = store
             .commit(Commit {
-                changes: vec![Change::RevokeToken { id: "9".into() }],
+                writes: vec![Write::RevokeToken { id: "9".into() }],
                 ..Default::default()
             })
             .await;
         assert!(matches!(unknown, Err(StoreError::Token(_))), "{name}");
         store
             .commit(Commit {
-                changes: vec![Change::RevokeToken { id: "1".into() }],
+                writes: vec![Write::RevokeToken { id: "1".into() }],
                 ..Default::default()
             })
             .await
@@ -592,7 +592,7 @@ async fn the_embedded_store_survives_a_reopen() {
         };
         store
             .commit(Commit {
-                changes: vec![put("a", 1, None), Change::SetGlobalKillSwitch(switch)],
+                writes: vec![put("a", 1, None), Write::SetGlobalKillSwitch(switch)],
                 audit: vec![entry("x", None)],
             })
             .await
@@ -627,7 +627,7 @@ async fn the_redis_store_keeps_deployments_apart_by_prefix() {
     let blue = RedisStore::connect(&redis.url(), "blue").await.unwrap();
     let green = RedisStore::connect(&redis.url(), "green").await.unwrap();
     blue.commit(Commit {
-        changes: vec![put("a", 1, None)],
+        writes: vec![put("a", 1, None)],
         audit: vec![entry("x", None)],
     })
     .await
@@ -646,7 +646,7 @@ async fn the_redis_store_keeps_deployments_apart_by_prefix() {
     );
     green
         .commit(Commit {
-            changes: vec![put("a", 1, None)],
+            writes: vec![put("a", 1, None)],
             ..Default::default()
         })
         .await
@@ -659,7 +659,7 @@ async fn the_redis_store_reports_an_outage_and_recovers() {
     let store = RedisStore::connect(&redis.url(), "t").await.unwrap();
     store
         .commit(Commit {
-            changes: vec![put("a", 1, None)],
+            writes: vec![put("a", 1, None)],
             ..Default::default()
         })
         .await
@@ -667,7 +667,7 @@ async fn the_redis_store_reports_an_outage_and_recovers() {
     redis.kill();
     let down = store
         .commit(Commit {
-            changes: vec![put("b", 1, None)],
+            writes: vec![put("b", 1, None)],
             ..Default::default()
         })
         .await;
@@ -689,7 +689,7 @@ async fn the_redis_store_reports_an_outage_and_recovers() {
     assert!(recovered, "the store did not reconnect");
     store
         .commit(Commit {
-            changes: vec![put("b", 1, None)],
+            writes: vec![put("b", 1, None)],
             ..Default::default()
         })
         .await

@@ -266,10 +266,10 @@ impl Store for RedisStore {
         invocation
             .key(self.key("revision"))
             .arg(&self.prefix)
-            .arg(commit.changes.len())
+            .arg(commit.writes.len())
             .arg(commit.audit.len())
             .arg(self.history_limit.map_or(0, std::num::NonZeroUsize::get));
-        for change in &commit.changes {
+        for change in &commit.writes {
             for arg in script_args(change) {
                 invocation.arg(arg);
             }
@@ -411,7 +411,7 @@ impl Store for RedisStore {
         raw.iter().map(|r| decode(r)).collect()
     }
 
-    fn changes(&self) -> Option<watch::Receiver<u64>> {
+    fn signal(&self) -> Option<watch::Receiver<u64>> {
         Some(self.changes.clone())
     }
 

@@ -1,7 +1,7 @@
 //! The Lua scripts the Redis store runs: each is one atomic step on the server.
 
 use super::encode;
-use crate::store::{Change, versions};
+use crate::store::{Write, versions};
 
 /// Checks everything, then writes everything: Redis does not roll a script back when a
 /// command fails midway, so the write phase only runs once every check has passed.
@@ -186,7 +186,7 @@ return out
 
 /// One change as the script's seven arguments: op, key, expected version, payload, and for a
 /// flag its history record, shared whitelist id and whitelist (see `store::versions`).
-pub(super) fn script_args(change: &Change) -> [String; 7] {
+pub(super) fn script_args(change: &Write) -> [String; 7] {
     let version = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     let plain = |op: &str, key: &str, expected: String, payload: String| {
         [
@@ -200,7 +200,7 @@ pub(super) fn script_args(change: &Change) -> [String; 7] {
         ]
     };
     match change {
-        Change::PutFlag { flag, expected } => {
+        Write::PutFlag { flag, expected } => {
             let stored = versions::store(flag);
             let (id, users) = stored.whitelist.unwrap_or_default();
             let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap_or_default();
@@ -214,13 +214,13 @@ pub(super) fn script_args(change: &Change) -> [String; 7] {
                 text(users),
             ]
         }
-        Change::DeleteFlag { key, expected } => {
+        Write::DeleteFlag { key, expected } => {
             plain("delete", key, version(Some(*expected)), String::new())
         }
-        Change::SetGlobalKillSwitch(switch) => plain("kill", "", String::new(), encode(switch)),
-        Change::CreateToken(record) => {
+        Write::SetGlobalKillSwitch(switch) => plain("kill", "", String::new(), encode(switch)),
+        Write::CreateToken(record) => {
             plain("token_create", &record.id, String::new(), encode(record))
         }
-        Change::RevokeToken { id } => plain("token_revoke", id, String::new(), String::new()),
+        Write::RevokeToken { id } => plain("token_revoke", id, String::new(), String::new()),
     }
 }
