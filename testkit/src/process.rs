@@ -14,6 +14,8 @@ pub struct ServerProcess {
     /// Where its log (stdout and stderr) goes.
     pub log: PathBuf,
     child: Child,
+    /// Killed and reaped: its pid may belong to another process now, so no more signals.
+    reaped: bool,
 }
 
 /// Whether `GET path` on `port` answers 200.
@@ -30,9 +32,27 @@ pub fn get_ok(port: u16, path: &str) -> bool {
 }
 
 impl ServerProcess {
-    /// Starts `bin` with only `env` (plus the listen address) and waits until it is ready.
+    /// Starts `bin` with only `env` (plus the listen address) on a free port and waits until
+    /// it is ready.
     pub fn start(bin: &Path, env: &[(&str, String)], log: &Path) -> Self {
-        let port = crate::free_port();
+        let server = ServerProcess::spawn_on(bin, crate::free_port(), env, log);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !get_ok(server.port, "/health/ready") {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become ready; its log:\n{}",
+                bin.display(),
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Starts `bin` with only `env` (plus the listen address) on `port`, without waiting for
+    /// it (a caller that restarts an instance where its clients look for it, and waits its
+    /// own way).
+    pub fn spawn_on(bin: &Path, port: u16, env: &[(&str, String)], log: &Path) -> Self {
         let file = std::fs::File::create(log).expect("a log file");
         let mut command = Command::new(bin);
         command
@@ -45,22 +65,12 @@ impl ServerProcess {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let server = ServerProcess {
+        ServerProcess {
             port,
             log: log.to_owned(),
             child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !get_ok(port, "/health/ready") {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not become ready; its log:\n{}",
-                bin.display(),
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            reaped: false,
         }
-        server
     }
 
     /// Its process id.
@@ -80,13 +90,20 @@ impl ServerProcess {
 
     /// SIGKILL, and reap it.
     pub fn kill(&mut self) {
+        if self.reaped {
+            return;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.reaped = true;
     }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
         // A stopped process must be continued to die promptly on some systems.
         let _ = Command::new("kill")
             .args(["-CONT", &self.child.id().to_string()])

@@ -12,17 +12,17 @@
 //! broken promise.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, ensure};
+use anyhow::ensure;
 use serde_json::{Value, json};
 use switchyard_benches::{benchmarks_md, latency_table, write_section};
 use switchyard_sdk::{Client, Context, Reason};
 use switchyard_testkit::free_port;
+use switchyard_testkit::process::ServerProcess;
 use switchyard_testkit::redis::RedisServer;
 use tokio::sync::Mutex;
 
@@ -33,48 +33,22 @@ const INSTANCES: usize = 3;
 /// How long every instance and SDK may take to obey a kill switch after a fault.
 const CONVERGE: Duration = Duration::from_secs(10);
 
-/// A server process, killed when dropped.
-struct Instance {
-    child: Option<Child>,
-    port: u16,
-    base: String,
-}
-
-impl Instance {
-    fn start(bin: &PathBuf, redis: &str, port: u16) -> anyhow::Result<Instance> {
-        let child = Command::new(bin)
-            .env_clear()
-            .env("SWITCHYARD_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("SWITCHYARD_SERVER__WORKERS", "1")
-            .env("SWITCHYARD_SERVER__WRITES_PER_MINUTE", "1000000")
-            .env("SWITCHYARD_STORE__REDIS_URL", redis)
-            .env("SWITCHYARD_STORE__REDIS_PREFIX", "chaos")
-            .env("SWITCHYARD_RETENTION__HISTORY_VERSIONS", "1000000")
-            .env("SWITCHYARD_ADMIN_TOKEN", ADMIN)
-            .env("SWITCHYARD_SDK_TOKEN", SDK)
-            .env("SWITCHYARD_LOG__LEVEL", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(Instance {
-            child: Some(child),
-            port,
-            base: format!("http://127.0.0.1:{port}"),
-        })
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// An instance of the suite: a server process on `port`, logging into `logs`.
+fn instance(bin: &Path, redis: &str, port: u16, logs: &Path) -> ServerProcess {
+    let env = [
+        ("SWITCHYARD_SERVER__WORKERS", "1".to_owned()),
+        ("SWITCHYARD_SERVER__WRITES_PER_MINUTE", "1000000".to_owned()),
+        ("SWITCHYARD_STORE__REDIS_URL", redis.to_owned()),
+        ("SWITCHYARD_STORE__REDIS_PREFIX", "chaos".to_owned()),
+        (
+            "SWITCHYARD_RETENTION__HISTORY_VERSIONS",
+            "1000000".to_owned(),
+        ),
+        ("SWITCHYARD_ADMIN_TOKEN", ADMIN.to_owned()),
+        ("SWITCHYARD_SDK_TOKEN", SDK.to_owned()),
+        ("SWITCHYARD_LOG__LEVEL", "error".to_owned()),
+    ];
+    ServerProcess::spawn_on(bin, port, &env, &logs.join(format!("{port}.log")))
 }
 
 /// What the load saw, shared by its tasks.
@@ -294,7 +268,9 @@ struct Suite {
     opts: Opts,
     http: reqwest::Client,
     redis: RedisServer,
-    instances: Vec<Instance>,
+    instances: Vec<ServerProcess>,
+    /// Where the instances log.
+    logs: tempfile::TempDir,
     sdks: Vec<Client>,
     tally: Arc<Tally>,
     acknowledged: Arc<Mutex<Vec<(u64, String)>>>,
@@ -311,11 +287,11 @@ impl Suite {
     }
 
     fn bases(&self) -> Vec<String> {
-        self.instances.iter().map(|i| i.base.clone()).collect()
+        self.instances.iter().map(ServerProcess::base).collect()
     }
 
     async fn create_flag(&self) -> anyhow::Result<()> {
-        let url = format!("{}/v1/flags/{FLAG}", self.instances[0].base);
+        let url = format!("{}/v1/flags/{FLAG}", self.instances[0].base());
         let body = json!({"enabled": true, "rollout_percentage": 100});
         let (status, answer) = admin(&self.http, reqwest::Method::PUT, url, body).await?;
         ensure!(
@@ -342,7 +318,7 @@ impl Suite {
                 self.redis.restart_empty();
                 // The flag is gone with the data: put it back, as an operator restoring
                 // from a backup would.
-                let url = format!("{}/v1/flags/{FLAG}", self.instances[0].base);
+                let url = format!("{}/v1/flags/{FLAG}", self.instances[0].base());
                 let body = json!({"enabled": true, "rollout_percentage": 100});
                 until_accepted(&self.http, reqwest::Method::PUT, url, body).await?;
             }
@@ -352,10 +328,11 @@ impl Suite {
                 self.instances[victim].kill();
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 let port = self.instances[victim].port;
-                self.instances[victim] = Instance::start(&self.bin(), &self.redis.url(), port)?;
+                self.instances[victim] =
+                    instance(&self.bin(), &self.redis.url(), port, self.logs.path());
                 ready(
                     &self.http,
-                    &self.instances[victim].base,
+                    &self.instances[victim].base(),
                     Duration::from_secs(30),
                 )
                 .await?;
@@ -371,7 +348,7 @@ impl Suite {
         self.kill_active = !self.kill_active;
         let active = self.kill_active;
         let on = fastrand::usize(..INSTANCES);
-        let url = format!("{}/v1/kill-switch", self.instances[on].base);
+        let url = format!("{}/v1/kill-switch", self.instances[on].base());
         let body = json!({"active": active, "reason": "chaos"});
         until_accepted(&self.http, reqwest::Method::POST, url, body).await?;
         let acknowledged = Instant::now();
@@ -382,7 +359,7 @@ impl Suite {
                 let body = json!({"flag": FLAG, "context": {"user_id": "u-1"}});
                 let answer = self
                     .http
-                    .post(format!("{}/v1/evaluate", instance.base))
+                    .post(format!("{}/v1/evaluate", instance.base()))
                     .bearer_auth(SDK)
                     .json(&body)
                     .send()
@@ -418,7 +395,7 @@ impl Suite {
 
     /// Every acknowledged write since the last data loss is in the flag's history.
     async fn lost_writes(&self) -> anyhow::Result<usize> {
-        let url = format!("{}/v1/flags/{FLAG}/history", self.instances[0].base);
+        let url = format!("{}/v1/flags/{FLAG}/history", self.instances[0].base());
         let history = until_accepted(&self.http, reqwest::Method::GET, url, Value::Null).await?;
         let kept: std::collections::HashSet<(u64, String)> = history["versions"]
             .as_array()
@@ -451,20 +428,18 @@ async fn main() -> anyhow::Result<()> {
     }
     let http = reqwest::Client::new();
     let redis = RedisServer::persistent();
+    let logs = tempfile::tempdir()?;
     let mut instances = Vec::new();
     for _ in 0..INSTANCES {
-        instances.push(Instance::start(
-            &opts.bin_dir.join("switchyard-server"),
-            &redis.url(),
-            free_port(),
-        )?);
+        let bin = opts.bin_dir.join("switchyard-server");
+        instances.push(instance(&bin, &redis.url(), free_port(), logs.path()));
     }
     for instance in &instances {
-        ready(&http, &instance.base, Duration::from_secs(60)).await?;
+        ready(&http, &instance.base(), Duration::from_secs(60)).await?;
     }
     let mut sdks = Vec::new();
     for instance in &instances {
-        let client = Client::builder(&instance.base, SDK)
+        let client = Client::builder(instance.base(), SDK)
             .retry_backoff(Duration::from_millis(20), Duration::from_millis(500))
             .build()?;
         client.wait_until_ready(Duration::from_secs(10)).await?;
@@ -475,6 +450,7 @@ async fn main() -> anyhow::Result<()> {
         http: http.clone(),
         redis,
         instances,
+        logs,
         sdks,
         tally: Arc::new(Tally::default()),
         acknowledged: Arc::new(Mutex::new(Vec::new())),
@@ -488,7 +464,7 @@ async fn main() -> anyhow::Result<()> {
     let mut load = Vec::new();
     // Some history before the first fault, so a store that comes back empty is well behind.
     for i in 0..100 {
-        let url = format!("{}/v1/flags/{FLAG}", suite.instances[i % INSTANCES].base);
+        let url = format!("{}/v1/flags/{FLAG}", suite.instances[i % INSTANCES].base());
         let body = json!({"description": format!("warm-up {i}")});
         until_accepted(&http, reqwest::Method::PATCH, url, body).await?;
     }
