@@ -33,6 +33,7 @@ pub mod problem;
 pub mod role;
 pub mod snapshot;
 pub mod validate;
+mod wire;
 
 pub use bucket::bucket;
 pub use eval::{evaluate, evaluate_at, evaluate_flag, evaluate_found};

@@ -1,7 +1,7 @@
 //! A partial change to a flag, as `PATCH /v1/flags/{key}` takes it: the server applies it,
 //! the CLI builds it. Absent fields stay as they are.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Flag, FlagSpec, Markets, Whitelist};
 
@@ -21,7 +21,7 @@ pub struct FlagPatch {
     /// `null` clears the group (back to the key).
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::wire::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub group_id: Option<Option<String>>,
@@ -49,10 +49,6 @@ pub struct FlagPatch {
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
 impl FlagPatch {
     /// True when the patch changes nothing a client may set.
     pub fn is_empty(&self) -> bool {

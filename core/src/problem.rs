@@ -1,6 +1,5 @@
 //! A problem with an input, and every problem at once: what validation of a flag, a
-//! backup or a release plan reports; and the problem+json body an error answer carries (a
-//! leaf: it depends on nothing else in the crate).
+//! backup or a release plan reports; and the problem+json body an error answer carries.
 
 use std::fmt;
 
@@ -81,7 +80,7 @@ pub struct ProblemDetails {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "crate::wire::present"
     )]
     pub current_version: Option<Option<u64>>,
     /// An unknown flag's evaluation answer, for clients that read only these fields.
@@ -96,11 +95,6 @@ pub struct ProblemDetails {
     /// The unknown flag's reason: `FLAG_NOT_FOUND`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// A field that is there, even as `null`, is `Some`.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-    <Option<u64> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 impl ProblemDetails {
