@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::status::Status;
 
 /// Why the SDK could not do what was asked.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
     /// The server URL does not parse.

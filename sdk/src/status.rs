@@ -2,7 +2,8 @@
 
 use std::time::SystemTime;
 
-/// Where the client's flags come from right now.
+/// Where the client's flags come from right now. More states may come: match with a `_` arm.
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
     /// No flags at all yet: every evaluation serves the caller's default.
