@@ -164,5 +164,72 @@ fn bench_snapshot_update(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_evaluate, bench_sdk, bench_snapshot_update);
+/// A context of one attribute, for the constraint benchmarks.
+struct OneAttribute(&'static str, String);
+
+impl switchyard_core::constraint::Attributes for OneAttribute {
+    fn attribute(&self, name: &str) -> Option<&str> {
+        (name == self.0).then_some(self.1.as_str())
+    }
+}
+
+/// Constraint matching: `IN` over 10 values beside `IN` over 10,000 (a set, so the same
+/// cost), and the other kinds a rule holds (`SEMVER_GT`, `STR_STARTS_WITH`, `REGEX`).
+fn bench_constraints(c: &mut Criterion) {
+    use switchyard_core::constraint::{Constraint, ConstraintSpec};
+    let mut group = c.benchmark_group("constraint");
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+    let constraint = |operator: &str, values: Vec<String>, value: Option<&str>| {
+        Constraint::new(ConstraintSpec {
+            attribute: "a".into(),
+            operator: operator.into(),
+            values,
+            value: value.map(str::to_owned),
+            ..ConstraintSpec::default()
+        })
+        .expect("a valid constraint")
+    };
+    let users = |n: usize| (0..n).map(|i| format!("user-{i}")).collect::<Vec<_>>();
+    for n in [10, 10_000] {
+        let c = constraint("IN", users(n), None);
+        let ctx = OneAttribute("a", "user-7".into());
+        group.bench_function(format!("in_{n}_values"), |b| {
+            b.iter(|| c.matches(black_box(&ctx), now))
+        });
+    }
+    let cases = [
+        (
+            "semver_gt",
+            constraint("SEMVER_GT", Vec::new(), Some("2.2.9")),
+            "2.3.1",
+        ),
+        (
+            "str_starts_with_3",
+            constraint(
+                "STR_STARTS_WITH",
+                vec!["a".into(), "b".into(), "user-".into()],
+                None,
+            ),
+            "user-42",
+        ),
+        (
+            "regex",
+            constraint("REGEX", Vec::new(), Some(r"^user-\d+$")),
+            "user-42",
+        ),
+    ];
+    for (name, c, value) in cases {
+        let ctx = OneAttribute("a", value.into());
+        group.bench_function(name, |b| b.iter(|| c.matches(black_box(&ctx), now)));
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_evaluate,
+    bench_sdk,
+    bench_snapshot_update,
+    bench_constraints
+);
 criterion_main!(benches);

@@ -14,10 +14,12 @@
 //! - [`patch`]: `FlagPatch`, a partial change (the server applies it, the CLI builds it).
 //! - [`impact`]: exposures and events per variant, and the sequential test impact guards make.
 //! - [`plan`]: release plans: stages, guards, and what a running plan does next.
+//! - [`constraint`]: constraints on any context attribute, with Unleash's operators.
 //! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (docs/api.md#fleet-proof-that-a-change-took).
 
 pub mod bucket;
 pub mod client_id;
+pub mod constraint;
 pub mod context;
 pub mod decision;
 pub mod delta;

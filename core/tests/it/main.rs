@@ -2,5 +2,6 @@
 //! and the properties docs/flags.md#the-decision says tests must pin.
 
 mod conformance;
+mod constraints;
 mod impact;
 mod properties;
