@@ -1,5 +1,7 @@
-//! The rollout bucket: `murmur3_x86_32(group + ":" + user, seed 0) % 100 + 1`, the same value
-//! as Unleash's `normalizedHash`, so users moving from Unleash keep their assignment.
+//! Bucketing, the same as Unleash's `normalizedHash`, so users moving from Unleash keep their
+//! assignment: the rollout bucket, `murmur3_x86_32(group + ":" + user, seed 0) % 100 + 1`,
+//! and the variant split, `murmur3_x86_32(group + ":" + value, seed 86028157) % total + 1`
+//! over the variants' weights.
 
 use std::hash::Hasher as _;
 
@@ -13,27 +15,56 @@ const INLINE: usize = 64;
 /// A user is inside a rollout of `p` percent when `bucket <= p`. Hashes the bytes of
 /// `group`, `:` and `user` as one string, without allocating.
 pub fn bucket(group: &str, user: &str) -> u32 {
+    joined_hash(group, user, 0) % 100 + 1
+}
+
+/// The seed of the variant split (Unleash's), so a variant is not the same draw as the
+/// rollout it follows.
+pub const VARIANT_SEED: u32 = 86_028_157;
+
+/// Which of `weights` the stickiness `value` gets in group `group`: the first whose running
+/// sum of weights reaches `murmur3(group:value, VARIANT_SEED) % total + 1`. `None` when the
+/// weights sum to 0 (no variant to split into).
+pub fn split(
+    weights: impl IntoIterator<Item = u32> + Clone,
+    group: &str,
+    value: &str,
+) -> Option<usize> {
+    let total: u32 = weights.clone().into_iter().fold(0, u32::saturating_add);
+    if total == 0 {
+        return None;
+    }
+    let target = joined_hash(group, value, VARIANT_SEED) % total + 1;
+    let mut sum = 0u32;
+    weights.into_iter().position(|w| {
+        sum = sum.saturating_add(w);
+        sum >= target
+    })
+}
+
+/// murmur3_x86_32 of `group`, `:` and `user` as one string, without allocating.
+#[inline]
+fn joined_hash(group: &str, user: &str, seed: u32) -> u32 {
     let (group, user) = (group.as_bytes(), user.as_bytes());
     let len = group.len() + 1 + user.len();
-    let hash = if len <= INLINE {
+    if len <= INLINE {
         let mut joined = [0u8; INLINE];
         joined[..group.len()].copy_from_slice(group);
         joined[group.len()] = b':';
         joined[group.len() + 1..len].copy_from_slice(user);
-        mur3::murmurhash3_x86_32(&joined[..len], 0)
+        mur3::murmurhash3_x86_32(&joined[..len], seed)
     } else {
-        let mut hasher = mur3::Hasher32::with_seed(0);
+        let mut hasher = mur3::Hasher32::with_seed(seed);
         hasher.write(group);
         hasher.write(b":");
         hasher.write(user);
         hasher.finish32()
-    };
-    hash % 100 + 1
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{INLINE, bucket};
+    use super::{INLINE, VARIANT_SEED, bucket, split};
 
     /// The bucket by the reference implementation (the `murmur3` crate) of the joined string.
     fn reference(group: &str, user: &str) -> u32 {
@@ -65,5 +96,35 @@ mod tests {
                 "user of {user_len} bytes"
             );
         }
+    }
+
+    #[test]
+    fn a_split_lands_where_the_running_sum_of_weights_reaches_the_draw() {
+        let draw = |group: &str, value: &str, total: u32| {
+            let joined = format!("{group}:{value}");
+            murmur3::murmur3_32(&mut joined.as_bytes(), VARIANT_SEED).unwrap() % total + 1
+        };
+        for user in 0..200 {
+            let user = user.to_string();
+            let target = draw("f", &user, 1000);
+            let expected = if target <= 250 {
+                0
+            } else if target <= 750 {
+                1
+            } else {
+                2
+            };
+            assert_eq!(
+                split([250, 500, 250], "f", &user),
+                Some(expected),
+                "user {user}"
+            );
+        }
+        assert_eq!(split([0, 0], "f", "u"), None);
+        assert_eq!(
+            split([0, 7], "f", "u"),
+            Some(1),
+            "a weight of 0 is never drawn"
+        );
     }
 }

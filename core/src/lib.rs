@@ -37,7 +37,7 @@ pub mod snapshot;
 pub mod validate;
 mod wire;
 
-pub use bucket::bucket;
+pub use bucket::{bucket, split};
 pub use eval::{evaluate, evaluate_at, evaluate_flag, evaluate_found};
 pub use model::{
     Context, Decision, Delta, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot,

@@ -5,3 +5,4 @@ mod conformance;
 mod constraints;
 mod impact;
 mod properties;
+mod variants;
