@@ -6,40 +6,19 @@
 //! share are skipped by name (listed, and their count pinned), never by outcome.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use switchyard_core::constraint::{Attributes, CURRENT_TIME, Constraint, ConstraintSpec};
+use switchyard_core::constraint::{Attributes, Constraint};
+
+use crate::vectors::{Ctx, Tally, attribute, constraints, each_case};
 
 /// Cases run and skipped; a change in either means a file or the mapping changed.
 const EXPECTED_RUN: usize = 125;
 const EXPECTED_SKIPPED: usize = 6;
 
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/unleash-client-spec")
-}
-
-/// A context as attributes: Unleash's `userId` is `user_id`, `currentTime` is
+/// A case's context as attributes: Unleash's `userId` is `user_id`, `currentTime` is
 /// `current_time`, `properties` are attributes of their own names, as is every other field.
-struct Ctx(HashMap<String, String>);
-
-impl Attributes for Ctx {
-    fn attribute(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-}
-
-/// Unleash's context field names as Switchyard's attribute names.
-fn attribute(name: &str) -> Result<String, String> {
-    match name {
-        "userId" => Ok("user_id".into()),
-        "currentTime" => Ok(CURRENT_TIME.into()),
-        "sessionId" | "remoteAddress" => Err(format!("the {name} context field (Unleash-only)")),
-        other => Ok(other.to_owned()),
-    }
-}
-
 fn context(case: &Value) -> Result<Ctx, String> {
     let mut attributes = HashMap::new();
     for (key, value) in case["context"].as_object().into_iter().flatten() {
@@ -80,24 +59,7 @@ fn strategies(feature: &Value) -> Result<Vec<(Gate, Vec<Constraint>)>, String> {
             ),
             other => return Err(format!("strategy {other:?} (not a constraint case)")),
         };
-        let mut constraints = Vec::new();
-        for c in strategy["constraints"].as_array().into_iter().flatten() {
-            let spec = ConstraintSpec {
-                attribute: attribute(c["contextName"].as_str().unwrap_or_default())?,
-                operator: c["operator"].as_str().unwrap_or_default().to_owned(),
-                values: c["values"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                value: c["value"].as_str().map(str::to_owned),
-                case_insensitive: c["caseInsensitive"].as_bool().unwrap_or(false),
-                inverted: c["inverted"].as_bool().unwrap_or(false),
-            };
-            constraints
-                .push(Constraint::new(spec).map_err(|e| format!("refused when written: {e}"))?);
-        }
+        let constraints = constraints(strategy)?;
         out.push((gate, constraints));
     }
     Ok(out)
@@ -114,67 +76,30 @@ fn constraint_operators_decide_as_unleash_specifies() {
     ];
     // The test reads the clock; the core never does (no chrono "clock" feature).
     let now: DateTime<Utc> = std::time::SystemTime::now().into();
-    let (mut ran, mut skipped, mut failures) = (0, Vec::new(), Vec::new());
-    for file in files {
-        let path = testdata().join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "cannot read {} ({e}): the vectors live in testdata/",
-                path.display()
-            )
-        });
-        let spec: Value = serde_json::from_str(&text).expect("a vector file is JSON");
-        let features = spec["state"]["features"].as_array().expect("features");
-        for case in spec["tests"].as_array().expect("tests") {
-            let name = case["description"].as_str().expect("description");
-            let toggle = case["toggleName"].as_str().expect("toggleName");
-            let expected = case["expectedResult"].as_bool().expect("expectedResult");
-            let Some(feature) = features.iter().find(|f| f["name"] == toggle) else {
-                // A toggle the state does not hold is off, as an unknown flag is.
-                ran += 1;
-                if expected {
-                    failures.push(format!("{file}: {name}: expected on for an unknown toggle"));
-                }
-                continue;
-            };
-            let mapped = strategies(feature).and_then(|s| Ok((s, context(case)?)));
-            let (strategies, ctx) = match mapped {
-                Ok(mapped) => mapped,
-                Err(why) => {
-                    skipped.push(format!("{file}: {name}: {why}"));
-                    continue;
-                }
-            };
-            let on = feature["enabled"].as_bool().unwrap_or(false)
-                && strategies.iter().any(|(gate, constraints)| {
-                    let gated = match gate {
-                        Gate::Everyone => true,
-                        Gate::Users(users) => ctx
-                            .attribute("user_id")
-                            .is_some_and(|u| users.iter().any(|x| x == u)),
-                    };
-                    gated && constraints.iter().all(|c| c.matches(&ctx, now))
-                });
-            ran += 1;
-            if on != expected {
-                failures.push(format!("{file}: {name}: expected {expected}, got {on}"));
-            }
-        }
-    }
-    for skip in &skipped {
-        println!("skipped {skip}");
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert_eq!(
-        (ran, skipped.len()),
-        (EXPECTED_RUN, EXPECTED_SKIPPED),
-        "ran {ran} cases and skipped {}:\n{}",
-        skipped.len(),
-        skipped.join("\n")
-    );
+    let mut tally = Tally::default();
+    each_case(&files, "tests", |file, name, case, feature| {
+        let expected = case["expectedResult"].as_bool().expect("expectedResult");
+        let Some(feature) = feature else {
+            // A toggle the state does not hold is off, as an unknown flag is.
+            tally.check(file, name, expected, false);
+            return;
+        };
+        let mapped = strategies(feature).and_then(|s| Ok((s, context(case)?)));
+        let (strategies, ctx) = match mapped {
+            Ok(mapped) => mapped,
+            Err(why) => return tally.skip(file, name, &why),
+        };
+        let on = feature["enabled"].as_bool().unwrap_or(false)
+            && strategies.iter().any(|(gate, constraints)| {
+                let gated = match gate {
+                    Gate::Everyone => true,
+                    Gate::Users(users) => ctx
+                        .attribute("user_id")
+                        .is_some_and(|u| users.iter().any(|x| x == u)),
+                };
+                gated && constraints.iter().all(|c| c.matches(&ctx, now))
+            });
+        tally.check(file, name, expected, on);
+    });
+    tally.finish(EXPECTED_RUN, EXPECTED_SKIPPED);
 }

@@ -6,3 +6,4 @@ mod constraints;
 mod impact;
 mod properties;
 mod variants;
+mod vectors;

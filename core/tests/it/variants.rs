@@ -7,28 +7,17 @@
 //! notion Switchyard does not share are skipped by name, and the counts are pinned.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use switchyard_core::constraint::{Attributes, Constraint, ConstraintSpec};
+use switchyard_core::constraint::Attributes;
 use switchyard_core::{bucket, split};
+
+use crate::vectors::{Ctx, Tally, constraints, each_case};
 
 /// Cases run and skipped; a change in either means a file or the mapping changed.
 const EXPECTED_RUN: usize = 26;
 const EXPECTED_SKIPPED: usize = 6;
-
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/unleash-client-spec")
-}
-
-struct Ctx(HashMap<String, String>);
-
-impl Attributes for Ctx {
-    fn attribute(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-}
 
 fn context(case: &Value) -> Ctx {
     let mut attributes = HashMap::new();
@@ -112,21 +101,7 @@ fn decide(feature: &Value, ctx: &Ctx, now: DateTime<Utc>) -> Result<(String, boo
             },
             other => return Err(format!("strategy {other:?} (not a variant case)")),
         };
-        let mut constraints = Vec::new();
-        for c in strategy["constraints"].as_array().into_iter().flatten() {
-            constraints.push(Constraint::new(ConstraintSpec {
-                attribute: c["contextName"].as_str().unwrap_or_default().to_owned(),
-                operator: c["operator"].as_str().unwrap_or_default().to_owned(),
-                values: c["values"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                value: c["value"].as_str().map(str::to_owned),
-                ..ConstraintSpec::default()
-            })?);
-        }
+        let constraints = constraints(strategy)?;
         if gated && constraints.iter().all(|c| c.matches(ctx, now)) {
             chosen = Some(strategy);
             break;
@@ -172,61 +147,27 @@ fn variants_split_as_unleash_specifies() {
         "16-strategy-variants.json",
     ];
     let now: DateTime<Utc> = std::time::SystemTime::now().into();
-    let (mut ran, mut skipped, mut failures) = (0, Vec::new(), Vec::new());
-    for file in files {
-        let path = testdata().join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "cannot read {} ({e}): the vectors live in testdata/",
-                path.display()
-            )
-        });
-        let spec: Value = serde_json::from_str(&text).expect("a vector file is JSON");
-        let features = spec["state"]["features"].as_array().expect("features");
-        for case in spec["variantTests"].as_array().into_iter().flatten() {
-            let name = case["description"].as_str().expect("description");
-            let toggle = case["toggleName"].as_str().expect("toggleName");
-            let expected = &case["expectedResult"];
-            let want = (
-                expected["name"]
-                    .as_str()
-                    .expect("a variant name")
-                    .to_owned(),
-                expected["feature_enabled"]
-                    .as_bool()
-                    .expect("feature_enabled"),
-            );
-            let ctx = context(case);
-            let got = match features.iter().find(|f| f["name"] == toggle) {
-                None => ("disabled".to_owned(), false),
-                Some(feature) => match decide(feature, &ctx, now) {
-                    Ok(got) => got,
-                    Err(why) => {
-                        skipped.push(format!("{file}: {name}: {why}"));
-                        continue;
-                    }
-                },
-            };
-            ran += 1;
-            if got != want {
-                failures.push(format!("{file}: {name}: expected {want:?}, got {got:?}"));
-            }
-        }
-    }
-    for skip in &skipped {
-        println!("skipped {skip}");
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert_eq!(
-        (ran, skipped.len()),
-        (EXPECTED_RUN, EXPECTED_SKIPPED),
-        "ran {ran} cases and skipped {}:\n{}",
-        skipped.len(),
-        skipped.join("\n")
-    );
+    let mut tally = Tally::default();
+    each_case(&files, "variantTests", |file, name, case, feature| {
+        let expected = &case["expectedResult"];
+        let want = (
+            expected["name"]
+                .as_str()
+                .expect("a variant name")
+                .to_owned(),
+            expected["feature_enabled"]
+                .as_bool()
+                .expect("feature_enabled"),
+        );
+        let ctx = context(case);
+        let got = match feature {
+            None => ("disabled".to_owned(), false),
+            Some(feature) => match decide(feature, &ctx, now) {
+                Ok(got) => got,
+                Err(why) => return tally.skip(file, name, &why),
+            },
+        };
+        tally.check(file, name, want, got);
+    });
+    tally.finish(EXPECTED_RUN, EXPECTED_SKIPPED);
 }
