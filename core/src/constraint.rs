@@ -222,6 +222,9 @@ impl Constraint {
                 spec.values.len()
             ));
         }
+        if operator.takes_list() && spec.value.is_some() {
+            return Err(format!("{operator} compares with a list: give \"values\""));
+        }
         let fold = |s: &str| {
             if spec.case_insensitive {
                 s.to_lowercase()
@@ -443,6 +446,8 @@ mod tests {
             let e = constraint(op, &[], Some(value)).unwrap_err();
             assert!(e.contains(why), "{op} {value}: {e}");
         }
+        let e = constraint("IN", &[], Some("x")).unwrap_err();
+        assert!(e.contains("give \"values\""), "{e}");
         let long = "a".repeat(MAX_PATTERN_BYTES + 1);
         assert!(constraint("REGEX", &[], Some(&long)).is_err());
     }
