@@ -1,6 +1,6 @@
 //! Constraints on any context attribute: `{"attribute", "operator", "values" | "value",
 //! "case_insensitive", "inverted"}`, with Unleash's operators and their semantics: the
-//! building block of the rules and segments flags are getting (not yet part of a flag).
+//! building block of a flag's rules and of segments.
 //!
 //! - `IN`, `NOT_IN`: the attribute is (not) one of `values`, looked up in a set; an absent
 //!   attribute is in no list.
@@ -175,6 +175,9 @@ enum Against {
     Date(DateTime<Utc>),
     Version(semver::Version),
     Pattern(regex::Regex),
+    /// What [`Constraint::new`] refused, kept by a lenient read (a newer server's operator
+    /// in an older SDK's snapshot): it matches nothing, and a write refuses it.
+    Refused(String),
 }
 
 /// A constraint, checked and ready to match: built from its [`ConstraintSpec`] by
@@ -295,6 +298,28 @@ impl Constraint {
         })
     }
 
+    /// `spec` as [`Constraint::new`] builds it, or, when that refuses it, a constraint that
+    /// matches nothing and keeps why ([`Constraint::problem`]): how a snapshot or a stored
+    /// flag is read, so one constraint an older reader does not know spoils nothing else.
+    pub fn lenient(spec: ConstraintSpec) -> Self {
+        match Constraint::new(spec.clone()) {
+            Ok(c) => c,
+            Err(why) => Constraint {
+                operator: spec.operator.parse().unwrap_or(Operator::In),
+                spec,
+                against: Against::Refused(why),
+            },
+        }
+    }
+
+    /// Why the constraint cannot match, when [`Constraint::new`] would refuse it.
+    pub fn problem(&self) -> Option<&str> {
+        match &self.against {
+            Against::Refused(why) => Some(why),
+            _ => None,
+        }
+    }
+
     /// The constraint as written.
     pub fn spec(&self) -> &ConstraintSpec {
         &self.spec
@@ -306,21 +331,31 @@ impl Constraint {
     }
 
     /// Whether `ctx` satisfies the constraint at `now` (what the date operators compare
-    /// with when the context has no `current_time`).
-    pub fn matches(&self, ctx: &impl Attributes, now: DateTime<Utc>) -> bool {
+    /// with when the context has no `current_time`; `None`: no clock, so they compare only
+    /// a time the context sends). A refused constraint matches nothing, inverted or not.
+    pub fn matches(&self, ctx: &(impl Attributes + ?Sized), now: Option<DateTime<Utc>>) -> bool {
+        if let Against::Refused(_) = self.against {
+            return false;
+        }
         self.compare(ctx, now) != self.spec.inverted
     }
 
-    fn compare(&self, ctx: &impl Attributes, now: DateTime<Utc>) -> bool {
+    /// Whether it compares dates (and so may need the evaluator's clock).
+    pub fn uses_clock(&self) -> bool {
+        matches!(self.against, Against::Date(_))
+    }
+
+    fn compare(&self, ctx: &(impl Attributes + ?Sized), now: Option<DateTime<Utc>>) -> bool {
         let attribute = self.spec.attribute.as_str();
         let value = ctx.attribute(attribute);
         match (&self.against, value) {
+            (Against::Refused(_), _) => false,
             (Against::Date(at), value) => {
                 // The time compared: the attribute's (`current_time` as a rule), else, for
                 // `current_time` alone, the evaluator's clock.
                 let time = match value {
                     Some(text) => parse_date(text),
-                    None if attribute == CURRENT_TIME => Some(now),
+                    None if attribute == CURRENT_TIME => now,
                     None => None,
                 };
                 match time {
@@ -403,7 +438,7 @@ impl Serialize for Constraint {
 
 impl<'de> Deserialize<'de> for Constraint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Constraint::new(ConstraintSpec::deserialize(d)?).map_err(serde::de::Error::custom)
+        Ok(Constraint::lenient(ConstraintSpec::deserialize(d)?))
     }
 }
 
@@ -456,7 +491,9 @@ mod tests {
     fn operators_compare_as_unleash_does() {
         let ctx = Ctx(HashMap::from([("a", "Some-Value 2.3.1")]));
         let yes = |op: &str, values: &[&str], value: Option<&str>| {
-            constraint(op, values, value).unwrap().matches(&ctx, now())
+            constraint(op, values, value)
+                .unwrap()
+                .matches(&ctx, Some(now()))
         };
         assert!(yes("STR_STARTS_WITH", &["x", "Some"], None));
         assert!(!yes("STR_STARTS_WITH", &["some"], None));
@@ -468,11 +505,11 @@ mod tests {
         let absent = Ctx(HashMap::new());
         let c = constraint("NOT_IN", &["x"], None).unwrap();
         assert!(
-            c.matches(&absent, now()),
+            c.matches(&absent, Some(now())),
             "an absent attribute is in no list"
         );
         let c = constraint("IN", &["x"], None).unwrap();
-        assert!(!c.matches(&absent, now()));
+        assert!(!c.matches(&absent, Some(now())));
     }
 
     #[test]
@@ -486,7 +523,7 @@ mod tests {
             ..ConstraintSpec::default()
         })
         .unwrap();
-        assert!(c.matches(&Ctx(HashMap::from([("a", "U9999")])), now()));
+        assert!(c.matches(&Ctx(HashMap::from([("a", "U9999")])), Some(now())));
         let mut too_many = values;
         too_many.push("one more".into());
         assert!(
@@ -509,15 +546,16 @@ mod tests {
             ..ConstraintSpec::default()
         })
         .unwrap();
-        assert!(c.matches(&Ctx(HashMap::new()), now()), "now is 2027");
+        assert!(c.matches(&Ctx(HashMap::new()), Some(now())), "now is 2027");
+        assert!(!c.matches(&Ctx(HashMap::new()), None), "no clock, no time");
         let before = Ctx(HashMap::from([("current_time", "2025-06-01T00:00:00Z")]));
-        assert!(!c.matches(&before, now()));
+        assert!(!c.matches(&before, Some(now())));
         let inverted = Constraint::new(ConstraintSpec {
             inverted: true,
             ..c.spec().clone()
         })
         .unwrap();
-        assert!(inverted.matches(&before, now()));
+        assert!(inverted.matches(&before, Some(now())));
     }
 
     #[test]
@@ -527,6 +565,9 @@ mod tests {
         assert_eq!(c.operator(), Operator::SemverGt);
         assert_eq!(serde_json::to_string(&c).unwrap(), json);
         let bad = r#"{"attribute":"a","operator":"NOPE","values":["x"]}"#;
-        assert!(serde_json::from_str::<Constraint>(bad).is_err());
+        let read: Constraint = serde_json::from_str(bad).unwrap();
+        assert!(read.problem().unwrap().contains("unknown operator"));
+        assert!(!read.matches(&Ctx(HashMap::from([("a", "x")])), None));
+        assert_eq!(serde_json::to_string(&read).unwrap(), bad);
     }
 }

@@ -97,7 +97,7 @@ fn constraint_operators_decide_as_unleash_specifies() {
                         .attribute("user_id")
                         .is_some_and(|u| users.iter().any(|x| x == u)),
                 };
-                gated && constraints.iter().all(|c| c.matches(&ctx, now))
+                gated && constraints.iter().all(|c| c.matches(&ctx, Some(now)))
             });
         tally.check(file, name, expected, on);
     });

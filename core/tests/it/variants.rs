@@ -102,7 +102,7 @@ fn decide(feature: &Value, ctx: &Ctx, now: DateTime<Utc>) -> Result<(String, boo
             other => return Err(format!("strategy {other:?} (not a variant case)")),
         };
         let constraints = constraints(strategy)?;
-        if gated && constraints.iter().all(|c| c.matches(ctx, now)) {
+        if gated && constraints.iter().all(|c| c.matches(ctx, Some(now))) {
             chosen = Some(strategy);
             break;
         }
