@@ -2,7 +2,8 @@
 //! murmur3 over the same bytes alone (the floor any bucketed evaluation pays; mur3, as the core
 //! hashes, and the murmur3 crate it used before), and the SDK's
 //! `is_enabled` beside `switchyard-core` called directly; a write applied to the served
-//! snapshot in place beside the full reload it replaced.
+//! snapshot in place beside the full reload it replaced; a flag with rules and variants beside
+//! a boolean one, and the SDK's typed getters beside `is_enabled` on the same flag.
 //!
 //! Run: `cargo bench -p switchyard-benches --bench evaluate`
 
@@ -194,7 +195,7 @@ fn bench_constraints(c: &mut Criterion) {
         let c = constraint("IN", users(n), None);
         let ctx = OneAttribute("a", "user-7".into());
         group.bench_function(format!("in_{n}_values"), |b| {
-            b.iter(|| c.matches(black_box(&ctx), now))
+            b.iter(|| c.matches(black_box(&ctx), Some(now)))
         });
     }
     let cases = [
@@ -220,8 +221,112 @@ fn bench_constraints(c: &mut Criterion) {
     ];
     for (name, c, value) in cases {
         let ctx = OneAttribute("a", value.into());
-        group.bench_function(name, |b| b.iter(|| c.matches(black_box(&ctx), now)));
+        group.bench_function(name, |b| b.iter(|| c.matches(black_box(&ctx), Some(now))));
     }
+    group.finish();
+}
+
+/// A flag beyond on/off: 5 rules of 3 constraints each (`IN` over 1,000 values,
+/// `SEMVER_GT`, `STR_STARTS_WITH`) and 3 variants, evaluated for a context every rule's
+/// first two constraints match and only the last rule's third: all 15 constraints run
+/// before the last rule includes it and its split picks a variant. Beside it, the boolean
+/// flag of the `evaluate` group (the baseline of what a flag with no rules costs).
+fn ruled_flag() -> Flag {
+    use switchyard_core::constraint::{Constraint, ConstraintSpec};
+    let spec = |attribute: &str, operator: &str, values: Vec<String>, value: Option<&str>| {
+        Constraint::new(ConstraintSpec {
+            attribute: attribute.into(),
+            operator: operator.into(),
+            values,
+            value: value.map(str::to_owned),
+            ..ConstraintSpec::default()
+        })
+        .expect("a valid constraint")
+    };
+    let rules = (0..5)
+        .map(|i| {
+            let mut rule = switchyard_core::Rule::new(format!("rule {i}"));
+            rule.constraints = vec![
+                spec(
+                    "account",
+                    "IN",
+                    (0..1_000).map(|a| format!("acct-{a}")).collect(),
+                    None,
+                ),
+                spec("app_version", "SEMVER_GT", vec![], Some("2.2.9")),
+                spec(
+                    "device",
+                    "STR_STARTS_WITH",
+                    vec![format!("model-{i}")],
+                    None,
+                ),
+            ];
+            rule.rollout_percentage = 100;
+            rule
+        })
+        .collect();
+    let variant = |name: &str, weight| switchyard_core::FlagVariant {
+        name: name.into(),
+        value: serde_json::json!(name),
+        weight,
+    };
+    Flag {
+        enabled: true,
+        variants: vec![variant("a", 334), variant("b", 333), variant("c", 333)],
+        off_value: Some(serde_json::json!("off-value")),
+        rules,
+        version: 3,
+        ..Flag::new("ruled")
+    }
+}
+
+fn ruled_context() -> Context<'static> {
+    Context::new()
+        .user("user-4242")
+        .with("account", "acct-777")
+        .with("app_version", "2.4.1")
+        .with("device", "model-4-pro")
+}
+
+fn bench_rules(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rules");
+    let boolean = realistic_flag("new-onboarding");
+    let ctx = Context::new().user("user-4242").market("fr");
+    group.bench_function("baseline_boolean_flag_no_rules", |b| {
+        b.iter(|| evaluate_flag(black_box(&boolean), black_box(&ctx)))
+    });
+    let flag = ruled_flag();
+    let ruled = ruled_context();
+    assert_eq!(
+        evaluate_flag(&flag, &ruled).rule,
+        Some(4),
+        "the last rule decides"
+    );
+    group.bench_function("flag_5rules_3constraints_3variants", |b| {
+        b.iter(|| evaluate_flag(black_box(&flag), black_box(&ruled)))
+    });
+    group.finish();
+
+    // The SDK: a typed getter beside `is_enabled` on the same flag.
+    let mut group = c.benchmark_group("sdk_values");
+    let export = Snapshot::new(1, KillSwitch::default(), [flag, boolean]).to_export();
+    let client = switchyard_sdk::Client::builder("http://127.0.0.1:9", "unused")
+        .offline(true)
+        .bootstrap(export)
+        .build()
+        .expect("an offline client");
+    group.bench_function("baseline_is_enabled_ruled", |b| {
+        b.iter(|| client.is_enabled(black_box("ruled"), black_box(&ruled)))
+    });
+    group.bench_function("string_value_ruled", |b| {
+        b.iter(|| client.string_value(black_box("ruled"), black_box(&ruled), "x"))
+    });
+    group.bench_function("baseline_is_enabled_boolean", |b| {
+        b.iter(|| client.is_enabled(black_box("new-onboarding"), black_box(&ctx)))
+    });
+    group.bench_function("bool_value_boolean", |b| {
+        b.iter(|| client.bool_value(black_box("new-onboarding"), black_box(&ctx), false))
+    });
     group.finish();
 }
 
@@ -230,6 +335,7 @@ criterion_group!(
     bench_evaluate,
     bench_sdk,
     bench_snapshot_update,
-    bench_constraints
+    bench_constraints,
+    bench_rules
 );
 criterion_main!(benches);

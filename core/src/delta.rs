@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::flag::{Flag, KillSwitch};
+use crate::segment::Segment;
 
 /// What one commit changed, in the order it changed it: flags written or deleted (the last
 /// change to a key wins), and the global kill switch when it changed.
@@ -17,6 +18,7 @@ use crate::flag::{Flag, KillSwitch};
 pub struct Delta {
     pub(crate) flags: HashMap<String, Option<Flag>>,
     pub(crate) global_kill_switch: Option<KillSwitch>,
+    pub(crate) segments: HashMap<String, Option<Segment>>,
 }
 
 impl Delta {
@@ -31,6 +33,21 @@ impl Delta {
     }
 
     /// The global kill switch becomes `switch`.
+    /// Writes `segment`.
+    pub fn put_segment(&mut self, segment: Segment) {
+        self.segments.insert(segment.key.clone(), Some(segment));
+    }
+
+    /// Deletes segment `key`.
+    pub fn delete_segment(&mut self, key: &str) {
+        self.segments.insert(key.to_owned(), None);
+    }
+
+    /// The segments written (`Some`) or deleted (`None`), by key.
+    pub fn segments(&self) -> impl Iterator<Item = (&str, Option<&Segment>)> {
+        self.segments.iter().map(|(k, s)| (k.as_str(), s.as_ref()))
+    }
+
     pub fn set_global_kill_switch(&mut self, switch: KillSwitch) {
         self.global_kill_switch = Some(switch);
     }
@@ -57,6 +74,10 @@ struct DeltaOut<'a> {
     deleted: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     global_kill_switch: Option<&'a KillSwitch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    segments: Vec<&'a Segment>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deleted_segments: Vec<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -67,23 +88,22 @@ struct DeltaIn {
     deleted: Vec<String>,
     #[serde(default)]
     global_kill_switch: Option<KillSwitch>,
+    #[serde(default)]
+    segments: Vec<Segment>,
+    #[serde(default)]
+    deleted_segments: Vec<String>,
 }
 
 impl Serialize for Delta {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut flags: Vec<&Flag> = self.flags.values().flatten().collect();
-        flags.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        let mut deleted: Vec<&str> = self
-            .flags
-            .iter()
-            .filter(|(_, f)| f.is_none())
-            .map(|(k, _)| k.as_str())
-            .collect();
-        deleted.sort_unstable();
+        let (flags, deleted) = sorted_parts(&self.flags, |f| &f.key);
+        let (segments, deleted_segments) = sorted_parts(&self.segments, |s| &s.key);
         DeltaOut {
             flags,
             deleted,
             global_kill_switch: self.global_kill_switch.as_ref(),
+            segments,
+            deleted_segments,
         }
         .serialize(s)
     }
@@ -104,9 +124,36 @@ impl<'de> Deserialize<'de> for Delta {
             }
             delta.put(flag);
         }
+        for key in &wire.deleted_segments {
+            delta.delete_segment(key);
+        }
+        for segment in wire.segments {
+            if delta.segments.contains_key(&segment.key) {
+                return Err(serde::de::Error::custom(
+                    "a segment is both written and deleted, or written twice",
+                ));
+            }
+            delta.put_segment(segment);
+        }
         if let Some(switch) = wire.global_kill_switch {
             delta.set_global_kill_switch(switch);
         }
         Ok(delta)
     }
+}
+
+/// The items written, sorted by `key`, and the keys deleted, sorted.
+fn sorted_parts<T>(
+    changes: &HashMap<String, Option<T>>,
+    key: impl Fn(&T) -> &String,
+) -> (Vec<&T>, Vec<&str>) {
+    let mut written: Vec<&T> = changes.values().flatten().collect();
+    written.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+    let mut deleted: Vec<&str> = changes
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    deleted.sort_unstable();
+    (written, deleted)
 }

@@ -1,10 +1,12 @@
 //! Evaluation: the rules of docs/flags.md#the-decision, in order; the first that applies decides.
-//! Reads only the snapshot and the context: no allocation, no lock, no I/O.
+//! Reads only the snapshot and the context (the clock too is the context's): no allocation,
+//! no lock, no I/O.
 
-use crate::bucket::bucket;
+use crate::bucket::{bucket, split};
 use crate::context::Context;
-use crate::decision::{Decision, Reason};
+use crate::decision::{Decision, Pick, Reason};
 use crate::flag::Flag;
+use crate::rule::{MAX_REQUIRES_DEPTH, Rule};
 use crate::snapshot::Snapshot;
 
 impl Snapshot {
@@ -20,7 +22,7 @@ impl Snapshot {
 /// |---|---|---|---|
 /// | 1 | global kill switch on | off | `GLOBAL_KILL_SWITCH` |
 /// | 2 | flag unknown | off (error) | `FLAG_NOT_FOUND` |
-/// | 3–9 | see [`evaluate_flag`] | | |
+/// | 3–11 | see [`evaluate_flag`] | | |
 pub fn evaluate(snapshot: &Snapshot, key: &str, ctx: &Context<'_>) -> Decision {
     evaluate_at(snapshot, snapshot.position(key), ctx)
 }
@@ -40,34 +42,82 @@ pub fn evaluate_found(snapshot: &Snapshot, flag: Option<&Flag>, ctx: &Context<'_
     let Some(flag) = flag else {
         return Decision::new(false, Reason::FlagNotFound, None);
     };
-    evaluate_flag(flag, ctx)
+    decide(Some(snapshot), flag, ctx, &mut Budget::new())
 }
 
-/// Rules 3–9 for one known flag; the global kill switch (rule 1) is [`evaluate`]'s.
+/// Rules 3–12 for one known flag, alone: with no snapshot around it, a flag it requires or
+/// a segment a rule names is unknown (the requirement fails, the rule does not match). The
+/// global kill switch (rule 1) is [`evaluate`]'s.
 ///
 /// | # | condition | result | reason |
 /// |---|---|---|---|
 /// | 3 | flag's kill switch on | off | `KILL_SWITCH` |
 /// | 4 | `enabled` false | off | `DISABLED` |
-/// | 5 | user in whitelist | on | `WHITELIST` |
-/// | 6 | markets listed, caller's market absent or not listed | off | `MARKET_EXCLUDED` |
-/// | 7 | rollout 100 % | on | `ROLLOUT` |
-/// | 8 | no user | off | `ROLLOUT` |
-/// | 9 | `bucket(group, user) <= rollout` | on, else off | `ROLLOUT` |
+/// | 5 | a flag in `requires` not as required | off | `PREREQUISITE_FAILED` |
+/// | 6 | user in whitelist | on | `WHITELIST` |
+/// | 7 | markets listed, caller's market absent or not listed | off | `MARKET_EXCLUDED` |
+/// | 8 | a rule includes the context (the first one decides) | on | `RULE_MATCH` |
+/// | 9 | rollout 100 % | on | `ROLLOUT` |
+/// | 10 | no stickiness value (user) | off | `ROLLOUT` |
+/// | 11 | `bucket(group, user) <= rollout` | on, else off | `ROLLOUT` |
+///
+/// A flag with variants serves, when on, the variant the deciding rule pins or splits, else
+/// the flag's split; when off, `off_value` (see [`Flag::value`]).
 pub fn evaluate_flag(flag: &Flag, ctx: &Context<'_>) -> Decision {
+    decide(None, flag, ctx, &mut Budget::new())
+}
+
+/// How many flags one decision may evaluate through `requires`, counted along every path
+/// (validation refuses a flag that would need more, so only data no write allowed meets it).
+pub const MAX_PREREQUISITE_EVALUATIONS: usize = 64;
+
+/// What is left of a decision's prerequisite evaluations, and how deep it is.
+struct Budget {
+    left: usize,
+    depth: usize,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget {
+            left: MAX_PREREQUISITE_EVALUATIONS,
+            depth: 0,
+        }
+    }
+}
+
+fn decide(
+    snapshot: Option<&Snapshot>,
+    flag: &Flag,
+    ctx: &Context<'_>,
+    budget: &mut Budget,
+) -> Decision {
     let version = Some(flag.version);
-    let decide = |enabled, reason| Decision::new(enabled, reason, version);
+    let off = |reason| Decision::new(false, reason, version);
     if flag.kill_switch {
-        return decide(false, Reason::KillSwitch);
+        return off(Reason::KillSwitch);
     }
     if !flag.enabled {
-        return decide(false, Reason::Disabled);
+        return off(Reason::Disabled);
     }
+    if !flag.requires.is_empty() && !requirements_met(snapshot, flag, ctx, budget) {
+        return off(Reason::PrerequisiteFailed);
+    }
+    let on = |reason, rule: Option<(usize, &Rule)>| {
+        let decision = Decision::new(true, reason, version);
+        if flag.variants.is_empty() && rule.is_none_or(|(_, r)| r.variants.is_empty()) {
+            return decision;
+        }
+        let index = rule.and_then(|(i, _)| u16::try_from(i).ok());
+        decision
+            .by_rule(index)
+            .picking(pick(flag, rule.map(|(_, r)| r), ctx))
+    };
     let user = ctx.user_id();
     if let Some(user) = user
         && flag.whitelist.contains(user)
     {
-        return decide(true, Reason::Whitelist);
+        return on(Reason::Whitelist, None);
     }
     if !flag.markets.is_empty() {
         let listed = ctx
@@ -75,20 +125,124 @@ pub fn evaluate_flag(flag: &Flag, ctx: &Context<'_>) -> Decision {
             .as_deref()
             .is_some_and(|m| flag.markets.contains(m));
         if !listed {
-            return decide(false, Reason::MarketExcluded);
+            return off(Reason::MarketExcluded);
+        }
+    }
+    if !flag.rules.is_empty() {
+        let sticky = flag.stickiness_value(ctx);
+        let found = flag
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, rule)| includes(snapshot, flag, rule, sticky, ctx));
+        if let Some(found) = found {
+            let decision = on(Reason::RuleMatch, Some(found));
+            // The rule's index, even for a boolean flag (no variant to pick).
+            return decision.by_rule(u16::try_from(found.0).ok());
         }
     }
     if flag.rollout_percentage >= 100 {
-        return decide(true, Reason::Rollout);
+        return on(Reason::Rollout, None);
     }
-    // Buckets are 1..=100: at 0 % nobody is inside, and no hash need say so.
-    let Some(user) = user.filter(|_| flag.rollout_percentage > 0) else {
-        return decide(false, Reason::Rollout);
+    let sticky = if flag.stickiness.is_none() {
+        user
+    } else {
+        flag.stickiness_value(ctx)
     };
-    decide(
-        bucket(flag.group(), user) <= flag.rollout_percentage,
-        Reason::Rollout,
-    )
+    if in_rollout(flag.group(), sticky, flag.rollout_percentage) {
+        on(Reason::Rollout, None)
+    } else {
+        off(Reason::Rollout)
+    }
+}
+
+/// Whether `sticky` is inside a rollout of `percentage` in `group`. Buckets are 1..=100: at
+/// 0 % nobody is inside, at 100 % everyone (with a stickiness value or not), and no hash
+/// need say so.
+fn in_rollout(group: &str, sticky: Option<&str>, percentage: u32) -> bool {
+    if percentage >= 100 {
+        return true;
+    }
+    percentage > 0 && sticky.is_some_and(|s| bucket(group, s) <= percentage)
+}
+
+/// Whether `rule` of `flag` includes `ctx`: every constraint, every segment (one the
+/// snapshot does not hold matches nothing), and the rule's rollout.
+fn includes(
+    snapshot: Option<&Snapshot>,
+    flag: &Flag,
+    rule: &Rule,
+    sticky: Option<&str>,
+    ctx: &Context<'_>,
+) -> bool {
+    let now = ctx.now();
+    rule.constraints.iter().all(|c| c.matches(ctx, now))
+        && rule.segments.iter().all(|key| {
+            snapshot
+                .and_then(|s| s.segment(key))
+                .is_some_and(|segment| segment.matches(ctx, now))
+        })
+        && in_rollout(
+            rule.group_id.as_deref().unwrap_or(flag.group()),
+            sticky,
+            rule.rollout_percentage,
+        )
+}
+
+/// Whether every flag `flag` requires evaluates, for `ctx`, as required. A flag the
+/// snapshot does not hold, a chain deeper than [`MAX_REQUIRES_DEPTH`] (a cycle ends there)
+/// or a spent budget fails.
+fn requirements_met(
+    snapshot: Option<&Snapshot>,
+    flag: &Flag,
+    ctx: &Context<'_>,
+    budget: &mut Budget,
+) -> bool {
+    let Some(snapshot) = snapshot else {
+        return false;
+    };
+    if budget.depth >= MAX_REQUIRES_DEPTH {
+        return false;
+    }
+    flag.requires.iter().all(|required| {
+        let Some(parent) = snapshot.get(&required.flag) else {
+            return false;
+        };
+        let Some(left) = budget.left.checked_sub(1) else {
+            return false;
+        };
+        budget.left = left;
+        budget.depth += 1;
+        let decision = decide(Some(snapshot), parent, ctx, budget);
+        budget.depth -= 1;
+        decision.enabled == required.enabled
+            && (required.variants.is_empty()
+                || required
+                    .variants
+                    .iter()
+                    .any(|v| v == parent.variant_name(&decision)))
+    })
+}
+
+/// The variant a flag that is on serves: the deciding rule's pin, else its own split, else
+/// the flag's split; by the stickiness value, or `""` when the context has none (so the
+/// choice stays deterministic). `None` when the split's weights are all 0.
+fn pick(flag: &Flag, rule: Option<&Rule>, ctx: &Context<'_>) -> Option<Pick> {
+    let sticky = flag.stickiness_value(ctx).unwrap_or("");
+    let index = |i: usize| u16::try_from(i).ok();
+    if let Some(rule) = rule {
+        if let Some(name) = &rule.variant {
+            let i = flag.variants.iter().position(|v| v.name == *name)?;
+            return index(i).map(Pick::Flag);
+        }
+        if !rule.variants.is_empty() {
+            let group = rule.group_id.as_deref().unwrap_or(flag.group());
+            let i = split(rule.variants.iter().map(|v| v.weight), group, sticky)?;
+            return index(i).map(Pick::Rule);
+        }
+    }
+    let i = split(flag.variants.iter().map(|v| v.weight), flag.group(), sticky)?;
+    index(i).map(Pick::Flag)
 }
 
 #[cfg(test)]

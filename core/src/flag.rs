@@ -5,8 +5,12 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
+use crate::context::Context;
+use crate::decision::{Decision, Pick};
 use crate::plan::ReleasePlan;
+use crate::rule::{FlagVariant, Requirement, Rule};
 
 /// A feature flag as stored, served and exported (docs/flags.md#a-flag).
 ///
@@ -35,6 +39,21 @@ pub struct Flag {
     /// Users who get the flag whatever the rollout and markets say.
     #[serde(default)]
     pub whitelist: Whitelist,
+    /// The values it serves when on, with their weights; none: a boolean flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<FlagVariant>,
+    /// What a flag with variants serves when off (variant `off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_value: Option<Value>,
+    /// More ways to be on, tried in order after the whitelist and the markets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// Flags that must evaluate as required for this one to be on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Requirement>,
+    /// The attribute buckets and splits read; `None`: `user_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<String>,
     /// The flag's own kill switch: off for everyone, whitelist included.
     #[serde(default)]
     pub kill_switch: bool,
@@ -73,6 +92,21 @@ pub struct FlagSpec {
     pub markets: Markets,
     /// Users who get the flag whatever the rollout and markets say.
     pub whitelist: Whitelist,
+    /// The values it serves when on, with their weights; none: a boolean flag.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<FlagVariant>,
+    /// What a flag with variants serves when off (variant `off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off_value: Option<Value>,
+    /// More ways to be on, tried in order after the whitelist and the markets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+    /// Flags that must evaluate as required for this one to be on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Requirement>,
+    /// The attribute buckets and splits read; `None`: `user_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<String>,
 }
 
 impl Flag {
@@ -86,6 +120,11 @@ impl Flag {
             group_id,
             markets,
             whitelist,
+            variants,
+            off_value,
+            rules,
+            requires,
+            stickiness,
             kill_switch: _,
             version: _,
             updated_at: _,
@@ -99,6 +138,11 @@ impl Flag {
             group_id: group_id.clone(),
             markets: markets.clone(),
             whitelist: whitelist.clone(),
+            variants: variants.clone(),
+            off_value: off_value.clone(),
+            rules: rules.clone(),
+            requires: requires.clone(),
+            stickiness: stickiness.clone(),
         }
     }
 
@@ -112,6 +156,11 @@ impl Flag {
             group_id,
             markets,
             whitelist,
+            variants,
+            off_value,
+            rules,
+            requires,
+            stickiness,
         } = spec;
         Flag {
             key: self.key,
@@ -121,6 +170,11 @@ impl Flag {
             group_id,
             markets,
             whitelist,
+            variants,
+            off_value,
+            rules,
+            requires,
+            stickiness,
             kill_switch: self.kill_switch,
             version: self.version,
             updated_at: self.updated_at,
@@ -139,6 +193,11 @@ impl Flag {
             group_id: None,
             markets: Markets::default(),
             whitelist: Whitelist::default(),
+            variants: Vec::new(),
+            off_value: None,
+            rules: Vec::new(),
+            requires: Vec::new(),
+            stickiness: None,
             kill_switch: false,
             version: 0,
             updated_at: None,
@@ -150,6 +209,66 @@ impl Flag {
     /// The stickiness group users are bucketed in: `group_id`, else the key.
     pub fn group(&self) -> &str {
         self.group_id.as_deref().unwrap_or(&self.key)
+    }
+
+    /// The value buckets and splits read for `ctx`: the `stickiness` attribute, else the
+    /// user id.
+    pub fn stickiness_value<'c>(&self, ctx: &'c Context<'_>) -> Option<&'c str> {
+        match &self.stickiness {
+            None => ctx.user_id(),
+            Some(name) => ctx.attribute_value(name).filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// Whether the flag serves values (it has variants) rather than on/off.
+    pub fn has_variants(&self) -> bool {
+        !self.variants.is_empty()
+    }
+
+    /// Whether a date constraint of a rule may read the evaluator's clock (segments aside).
+    pub fn uses_clock(&self) -> bool {
+        self.rules.iter().any(Rule::uses_clock)
+    }
+
+    /// The variant `decision` (of this flag) served: its name, and its value.
+    pub fn served(&self, decision: &Decision) -> Option<&FlagVariant> {
+        match decision.pick? {
+            Pick::Flag(i) => self.variants.get(usize::from(i)),
+            Pick::Rule(i) => self
+                .rules
+                .get(usize::from(decision.rule?))?
+                .variants
+                .get(usize::from(i)),
+        }
+    }
+
+    /// The variant name `decision` (of this flag) served: a variant's, or `on`/`off`.
+    pub fn variant_name<'a>(&'a self, decision: &Decision) -> &'a str {
+        match self.served(decision) {
+            Some(v) => &v.name,
+            None => decision.variant.as_str(),
+        }
+    }
+
+    /// The value `decision` (of this flag) served: a variant's; `off_value` when a flag
+    /// with variants is off; `true`/`false` for a boolean flag.
+    pub fn value<'a>(&'a self, decision: &Decision) -> &'a Value {
+        static TRUE: Value = Value::Bool(true);
+        static FALSE: Value = Value::Bool(false);
+        static NULL: Value = Value::Null;
+        if let Some(v) = self.served(decision) {
+            return &v.value;
+        }
+        if self.has_variants() {
+            return self.off_value.as_ref().unwrap_or(&NULL);
+        }
+        if decision.enabled { &TRUE } else { &FALSE }
+    }
+
+    /// The name of the rule that decided, when one did.
+    pub fn rule_name<'a>(&'a self, decision: &Decision) -> Option<&'a str> {
+        let rule = self.rules.get(usize::from(decision.rule?))?;
+        Some(&rule.name)
     }
 }
 
@@ -303,6 +422,7 @@ mod tests {
             group_id: Some("g".into()),
             markets: Markets::new(["fr"]),
             whitelist: Whitelist::new(["b"]),
+            ..FlagSpec::default()
         };
         let changed = flag.clone().with_spec(spec.clone());
         assert_eq!(changed.spec(), spec);

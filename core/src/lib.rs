@@ -15,6 +15,8 @@
 //! - [`impact`]: exposures and events per variant, and the sequential test impact guards make.
 //! - [`plan`]: release plans: stages, guards, and what a running plan does next.
 //! - [`constraint`]: constraints on any context attribute, with Unleash's operators.
+//! - [`rule`]: variants with values and weights, rules, prerequisites, and their limits.
+//! - [`segment`]: named, reusable lists of constraints rules refer to.
 //! - [`client_id`]: the `X-Switchyard-Client` header SDKs name themselves with (docs/api.md#fleet-proof-that-a-change-took).
 
 pub mod bucket;
@@ -33,6 +35,8 @@ pub mod patch;
 pub mod plan;
 pub mod problem;
 pub mod role;
+pub mod rule;
+pub mod segment;
 pub mod snapshot;
 pub mod validate;
 mod wire;
@@ -40,13 +44,14 @@ mod wire;
 pub use bucket::{bucket, split};
 pub use eval::{evaluate, evaluate_at, evaluate_flag, evaluate_found};
 pub use model::{
-    Context, Decision, Delta, Export, Flag, FlagSpec, KillSwitch, Markets, Reason, Snapshot,
-    Variant, Whitelist,
+    Context, Decision, Delta, Export, Flag, FlagSpec, FlagVariant, KillSwitch, Markets, Pick,
+    Reason, Requirement, Rule, Segment, SegmentSpec, Snapshot, Variant, Whitelist,
 };
 pub use patch::FlagPatch;
 pub use problem::ProblemDetails;
 pub use role::Role;
 pub use validate::{
     Limits, MAX_VERSION, Problem, ValidationError, validate_context, validate_export,
-    validate_flag, validate_key, validate_reason,
+    validate_flag, validate_flag_in, validate_key, validate_reason, validate_references,
+    validate_segment,
 };

@@ -4,8 +4,10 @@
 //! [`crate::snapshot`], [`crate::delta`], [`crate::export`].
 
 pub use crate::context::Context;
-pub use crate::decision::{Decision, Reason, Variant};
+pub use crate::decision::{Decision, Pick, Reason, Variant};
 pub use crate::delta::Delta;
 pub use crate::export::Export;
 pub use crate::flag::{Flag, FlagSpec, KillSwitch, Markets, Whitelist};
+pub use crate::rule::{FlagVariant, Requirement, Rule};
+pub use crate::segment::{Segment, SegmentSpec};
 pub use crate::snapshot::Snapshot;

@@ -1,7 +1,7 @@
 //! Switchyard decisions in OpenFeature's vocabulary (docs/flags.md#openfeature-reasons), shared by the server's
 //! `/ofrep` routes and the SDK's OpenFeature provider so both name reasons alike.
 
-use crate::model::{Decision, Flag, Reason};
+use crate::model::{Decision, Flag, Pick, Reason};
 
 /// OpenFeature's resolution reasons, as Switchyard gives them.
 #[non_exhaustive]
@@ -51,20 +51,44 @@ impl OpenFeatureReason {
 /// `TARGETING_MATCH`; a partial rollout → `SPLIT`; a 0 % or 100 % rollout with no markets →
 /// `STATIC` (everyone gets the same answer); a 0 % or 100 % rollout behind a market list →
 /// `TARGETING_MATCH` (the market decided); an unknown flag → `ERROR`; no data yet (an SDK
-/// serving the caller's default) → `DEFAULT`.
+/// serving the caller's default) → `DEFAULT`. Beyond on/off: a variant drawn by a weighted
+/// split → `SPLIT`; a rule → `TARGETING_MATCH` at 100 %, `SPLIT` below; a prerequisite
+/// failed → `DEFAULT`.
 pub fn reason_of(decision: &Decision, flag: Option<&Flag>) -> OpenFeatureReason {
     use OpenFeatureReason as Of;
     match decision.reason {
         Reason::GlobalKillSwitch | Reason::KillSwitch | Reason::Disabled => Of::Disabled,
+        _ if flag.is_some_and(|f| drawn_by_split(decision, f)) => Of::Split,
         Reason::Whitelist | Reason::MarketExcluded => Of::TargetingMatch,
         Reason::FlagNotFound => Of::Error,
-        Reason::NoData => Of::Default,
+        Reason::NoData | Reason::PrerequisiteFailed => Of::Default,
+        Reason::RuleMatch => match flag
+            .zip(decision.rule)
+            .and_then(|(f, i)| f.rules.get(usize::from(i)))
+        {
+            Some(rule) if rule.rollout_percentage < 100 => Of::Split,
+            _ => Of::TargetingMatch,
+        },
         Reason::Rollout => match flag {
             Some(f) if !matches!(f.rollout_percentage, 0 | 100..) => Of::Split,
             Some(f) if !f.markets.is_empty() => Of::TargetingMatch,
             _ => Of::Static,
         },
     }
+}
+
+/// Whether `decision`'s variant was drawn by a weighted split between two or more variants
+/// (not pinned by a rule, not the only one with a weight).
+fn drawn_by_split(decision: &Decision, flag: &Flag) -> bool {
+    let rule = decision.rule.and_then(|i| flag.rules.get(usize::from(i)));
+    let weights: &[crate::rule::FlagVariant] = match (decision.pick, rule) {
+        (None, _) => return false,
+        (Some(Pick::Rule(_)), Some(rule)) => &rule.variants,
+        (Some(Pick::Rule(_)), None) => return false,
+        (Some(Pick::Flag(_)), Some(rule)) if rule.variant.is_some() => return false,
+        (Some(Pick::Flag(_)), _) => &flag.variants,
+    };
+    weights.iter().filter(|v| v.weight > 0).count() > 1
 }
 
 /// [`reason_of`]'s name on the wire.

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Flag, FlagSpec, Markets, Whitelist};
+use serde_json::Value;
+
+use crate::model::{Flag, FlagSpec, FlagVariant, Markets, Requirement, Rule, Whitelist};
 
 /// A partial change, as `PATCH /v1/flags/{key}` takes it: absent fields stay as they are.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,29 @@ pub struct FlagPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whitelist_remove: Option<Vec<String>>,
     /// Refused: only the kill endpoints change a kill switch (docs/flags.md#limits-and-safety-rules).
+    /// The variants, whole (`[]`: none, a boolean flag again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<FlagVariant>>,
+    /// The value served when off; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "crate::wire::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub off_value: Option<Option<Value>>,
+    /// The rules, whole and in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<Rule>>,
+    /// The flags required, whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Vec<Requirement>>,
+    /// The stickiness attribute; `null`: `user_id` again.
+    #[serde(
+        default,
+        deserialize_with = "crate::wire::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stickiness: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kill_switch: Option<bool>,
     /// The version the change is based on (409 when the flag is at another).
@@ -61,11 +86,21 @@ impl FlagPatch {
             whitelist,
             whitelist_add,
             whitelist_remove,
+            variants,
+            off_value,
+            rules,
+            requires,
+            stickiness,
             kill_switch: _,
             expected_version: _,
             reason: _,
         } = self;
-        description.is_none()
+        variants.is_none()
+            && off_value.is_none()
+            && rules.is_none()
+            && requires.is_none()
+            && stickiness.is_none()
+            && description.is_none()
             && enabled.is_none()
             && rollout_percentage.is_none()
             && group_id.is_none()
@@ -87,6 +122,11 @@ impl FlagPatch {
             whitelist,
             whitelist_add,
             whitelist_remove,
+            variants,
+            off_value,
+            rules,
+            requires,
+            stickiness,
             kill_switch: _,
             expected_version: _,
             reason: _,
@@ -98,6 +138,11 @@ impl FlagPatch {
             group_id: old_group,
             markets: old_markets,
             whitelist: old_whitelist,
+            variants: old_variants,
+            off_value: old_off_value,
+            rules: old_rules,
+            requires: old_requires,
+            stickiness: old_stickiness,
         } = flag.spec();
         let mut whitelist = whitelist.clone().unwrap_or(old_whitelist);
         if whitelist_add.is_some() || whitelist_remove.is_some() {
@@ -119,6 +164,11 @@ impl FlagPatch {
             group_id: group_id.clone().unwrap_or(old_group),
             markets: markets.clone().unwrap_or(old_markets),
             whitelist,
+            variants: variants.clone().unwrap_or(old_variants),
+            off_value: off_value.clone().unwrap_or(old_off_value),
+            rules: rules.clone().unwrap_or(old_rules),
+            requires: requires.clone().unwrap_or(old_requires),
+            stickiness: stickiness.clone().unwrap_or(old_stickiness),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The snapshot: every flag and the global kill switch at one version, sorted and indexed
 //! once, made anew from a commit's [`Delta`] at the cost of what it changed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::delta::Delta;
 use crate::export::Export;
 use crate::flag::{Flag, KillSwitch};
+use crate::segment::Segment;
 
 /// Every flag and the global kill switch at one moment: what evaluations read.
 ///
@@ -29,7 +30,14 @@ pub struct Snapshot {
     pub global_kill_switch: KillSwitch,
     flags: Flags,
     index: Arc<Index>,
+    /// The segments flags' rules name, by key (few, and rarely changed: a change copies the
+    /// map).
+    segments: Arc<Segments>,
+    /// Whether some date constraint may read the evaluator's clock.
+    clock: bool,
 }
+
+type Segments = BTreeMap<String, Segment>;
 
 type Flags = rpds::VectorSync<Arc<Flag>>;
 
@@ -71,12 +79,43 @@ impl Snapshot {
     fn laid_out(version: u64, global_kill_switch: KillSwitch, flags: Vec<Arc<Flag>>) -> Self {
         let flags = sorted_trie(flags);
         let index = index_of(&flags);
-        Snapshot {
+        let mut snapshot = Snapshot {
             version,
             global_kill_switch,
             flags,
             index,
-        }
+            segments: Arc::default(),
+            clock: false,
+        };
+        snapshot.clock = snapshot.reads_clock();
+        snapshot
+    }
+
+    /// This snapshot with `segments` (by key; when two share a key, the later one wins).
+    pub fn with_segments(mut self, segments: impl IntoIterator<Item = Segment>) -> Self {
+        self.segments = Arc::new(segments.into_iter().map(|s| (s.key.clone(), s)).collect());
+        self.clock = self.reads_clock();
+        self
+    }
+
+    /// Whether a date constraint of some flag or segment may read the evaluator's clock:
+    /// an evaluator passes its clock in the context ([`crate::Context::at`]) only then.
+    pub fn uses_clock(&self) -> bool {
+        self.clock
+    }
+
+    fn reads_clock(&self) -> bool {
+        self.flags.iter().any(|f| f.uses_clock()) || self.segments.values().any(Segment::uses_clock)
+    }
+
+    /// The segment with `key`.
+    pub fn segment(&self, key: &str) -> Option<&Segment> {
+        self.segments.get(key)
+    }
+
+    /// Every segment, sorted by key.
+    pub fn segments(&self) -> impl ExactSizeIterator<Item = &Segment> + '_ {
+        self.segments.values()
     }
 
     /// This snapshot with `changes` applied, as `version`: the same as building a snapshot of
@@ -87,14 +126,31 @@ impl Snapshot {
         let global_kill_switch = changes
             .global_kill_switch
             .unwrap_or_else(|| self.global_kill_switch.clone());
+        let segments = if changes.segments.is_empty() {
+            Arc::clone(&self.segments)
+        } else {
+            let mut segments = Segments::clone(&self.segments);
+            for (key, segment) in changes.segments {
+                match segment {
+                    Some(segment) => segments.insert(key, segment),
+                    None => segments.remove(&key),
+                };
+            }
+            Arc::new(segments)
+        };
+        let segments_read_clock = segments.values().any(Segment::uses_clock);
         let mut flags = self.flags.clone();
         let only_replaces = changes
             .flags
             .iter()
             .all(|(key, flag)| flag.is_some() && self.index.contains_key(key));
         if only_replaces {
+            // The clock flag is kept when a flag stops reading it (a spare clock read, never
+            // a wrong answer) so a replacement need not walk every flag; a rebuild resets it.
+            let mut clock = segments_read_clock || self.clock;
             for flag in changes.flags.into_values().flatten() {
                 let i = self.index[&flag.key];
+                clock |= flag.uses_clock();
                 flags.set_mut(i, Arc::new(flag));
             }
             return Snapshot {
@@ -102,6 +158,8 @@ impl Snapshot {
                 global_kill_switch,
                 flags,
                 index: Arc::clone(&self.index),
+                segments,
+                clock,
             };
         }
         // A key came or went: positions move, so the flags are laid out again and the index
@@ -114,12 +172,16 @@ impl Snapshot {
             .cloned()
             .collect();
         all.extend(changed.into_values().flatten().map(Arc::new));
-        Snapshot::laid_out(version, global_kill_switch, all)
+        let mut snapshot = Snapshot::laid_out(version, global_kill_switch, all);
+        snapshot.segments = segments;
+        snapshot.clock |= segments_read_clock;
+        snapshot
     }
 
     /// A snapshot of a backup, e.g. an SDK's bootstrap data.
     pub fn from_export(version: u64, export: Export) -> Self {
         Snapshot::new(version, export.global_kill_switch, export.flags)
+            .with_segments(export.segments)
     }
 
     /// The flag with `key`.
@@ -158,6 +220,7 @@ impl Snapshot {
             format: Export::FORMAT,
             global_kill_switch: self.global_kill_switch.clone(),
             flags: self.flags().cloned().collect(),
+            segments: self.segments().cloned().collect(),
         }
     }
 }
@@ -168,6 +231,8 @@ struct SnapshotOut<'a> {
     global_kill_switch: &'a KillSwitch,
     #[serde(serialize_with = "shared_flags")]
     flags: &'a Flags,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    segments: Vec<&'a Segment>,
 }
 
 fn shared_flags<S: serde::Serializer>(flags: &&Flags, s: S) -> Result<S::Ok, S::Error> {
@@ -181,6 +246,8 @@ struct SnapshotIn {
     global_kill_switch: KillSwitch,
     #[serde(default)]
     flags: Vec<Flag>,
+    #[serde(default)]
+    segments: Vec<Segment>,
 }
 
 impl Serialize for Snapshot {
@@ -189,6 +256,7 @@ impl Serialize for Snapshot {
             version: self.version,
             global_kill_switch: &self.global_kill_switch,
             flags: &self.flags,
+            segments: self.segments().collect(),
         }
         .serialize(s)
     }
@@ -198,9 +266,14 @@ impl<'de> Deserialize<'de> for Snapshot {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let wire = SnapshotIn::deserialize(d)?;
         let count = wire.flags.len();
-        let snapshot = Snapshot::new(wire.version, wire.global_kill_switch, wire.flags);
+        let segment_count = wire.segments.len();
+        let snapshot = Snapshot::new(wire.version, wire.global_kill_switch, wire.flags)
+            .with_segments(wire.segments);
         if snapshot.len() != count {
             return Err(serde::de::Error::custom("two flags share one key"));
+        }
+        if snapshot.segments.len() != segment_count {
+            return Err(serde::de::Error::custom("two segments share one key"));
         }
         Ok(snapshot)
     }

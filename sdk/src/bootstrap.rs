@@ -12,9 +12,9 @@ use crate::error::SdkError;
 pub fn parse_export(json: &str) -> Result<Export, SdkError> {
     let export: Export = serde_json::from_str(json)
         .map_err(|e| SdkError::Bootstrap(format!("not the export format: {e}")))?;
-    if export.format != Export::FORMAT {
+    if !Export::READS.contains(&export.format) {
         return Err(SdkError::Bootstrap(format!(
-            "format {} is not supported (this SDK reads format {})",
+            "format {} is not supported (this SDK reads formats 1 and {})",
             export.format,
             Export::FORMAT
         )));

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use switchyard_core::client_id::fleet_id_from;
-use switchyard_core::{Context, Decision, Export, Reason, Snapshot};
+use switchyard_core::{Context, Decision, Export, Flag, Reason, Snapshot};
 use tokio::sync::watch;
 
 use crate::bootstrap;
@@ -30,6 +30,17 @@ fn random_client_id() -> String {
         bytes = (nanos as u64 ^ u64::from(std::process::id())).to_le_bytes();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The decision for the flag at `index` of `snapshot`, with the clock in the context only
+/// when a date constraint of the snapshot may read it.
+fn evaluate_at(snapshot: &Snapshot, index: Option<usize>, ctx: &Context<'_>) -> Decision {
+    if snapshot.uses_clock() {
+        let clocked = ctx.clone().at(SystemTime::now().into());
+        switchyard_core::evaluate_at(snapshot, index, &clocked)
+    } else {
+        switchyard_core::evaluate_at(snapshot, index, ctx)
+    }
 }
 
 /// The application's default name: the executable's.
@@ -116,22 +127,34 @@ impl Client {
     /// The full decision; an unknown flag gives `default` with reason `FLAG_NOT_FOUND`, no
     /// data yet gives `default` with reason `NO_DATA`. Kill switches always give off.
     pub fn evaluate_or(&self, flag: &str, ctx: &Context<'_>, default: bool) -> Decision {
+        self.decide(flag, ctx, |_, decision| match decision.reason {
+            Reason::FlagNotFound | Reason::NoData => Decision::new(default, decision.reason, None),
+            _ => *decision,
+        })
+    }
+
+    /// Evaluates `flag` for `ctx` (counting the exposure) and hands the flag evaluated
+    /// (`None`: unknown, or no data yet, reason `NO_DATA`) and the decision to `read`: the
+    /// one path every getter takes.
+    pub(crate) fn decide<T>(
+        &self,
+        flag: &str,
+        ctx: &Context<'_>,
+        read: impl FnOnce(Option<&Flag>, &Decision) -> T,
+    ) -> T {
         let guard = self.shared.snapshot.load();
         let Some(served) = guard.as_deref() else {
-            return Decision::new(default, Reason::NoData, None);
+            return read(None, &Decision::new(false, Reason::NoData, None));
         };
-        let index = served.snapshot.position(flag);
-        let decision = switchyard_core::evaluate_at(&served.snapshot, index, ctx);
+        let snapshot = &served.snapshot;
+        let index = snapshot.position(flag);
+        let decision = evaluate_at(snapshot, index, ctx);
         if let Some(i) = index
             && self.shared.config.report_impact
         {
             served.expose(i, decision.variant);
         }
-        if decision.reason == Reason::FlagNotFound {
-            Decision::new(default, Reason::FlagNotFound, None)
-        } else {
-            decision
-        }
+        read(index.and_then(|i| snapshot.flag_at(i)), &decision)
     }
 
     /// Counts `event` (e.g. `"error"`) for `flag`, attributed to the variant `ctx`'s user
@@ -149,7 +172,7 @@ impl Client {
         let Some(index) = served.snapshot.position(flag) else {
             return;
         };
-        let decision = switchyard_core::evaluate_at(&served.snapshot, Some(index), ctx);
+        let decision = evaluate_at(&served.snapshot, Some(index), ctx);
         self.shared.impact.track(flag, decision.variant, event);
     }
 
@@ -170,7 +193,7 @@ impl Client {
             .enumerate()
             .filter(|(_, f)| f.plan.as_ref().is_some_and(|p| p.state.is_open()));
         for (index, flag) in planned {
-            let decision = switchyard_core::evaluate_at(&served.snapshot, Some(index), ctx);
+            let decision = evaluate_at(&served.snapshot, Some(index), ctx);
             self.shared.impact.track(&flag.key, decision.variant, event);
         }
     }

@@ -23,6 +23,9 @@
 //! // Unknown flag or no data yet: the caller's default.
 //! let fast_path = client.is_enabled_or("checkout-v2", &ctx, true);
 //! # let _ = fast_path;
+//! // A flag that serves values: its value for this context, or the default.
+//! let colour = client.string_value("checkout-button", &ctx.clone().with("plan", "beta"), "#888888");
+//! # let _ = colour;
 //! client.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -36,6 +39,8 @@
 //! - [`bootstrap`]: bootstrap data and the persisted snapshot file.
 //! - [`error`]: `SdkError`, what building or waiting can fail with.
 //! - [`impact`]: exposures and tracked events, counted and reported (docs/api.md#release-plans).
+//! - [`values`]: typed getters (`bool_value`, `string_value`, `number_value`, `json_value`,
+//!   `variant`) and `resolve`, for flags that serve values.
 //! - `openfeature` (feature `openfeature`): an OpenFeature provider.
 
 pub mod bootstrap;
@@ -49,7 +54,9 @@ mod served;
 mod shared;
 pub mod status;
 pub mod sync;
+pub mod values;
 
 pub use client::{Client, ClientBuilder, Status};
 pub use error::SdkError;
 pub use switchyard_core::{Context, Decision, Export, Reason, Snapshot, Variant};
+pub use values::Resolution;

@@ -12,45 +12,17 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use switchyard_core::Reason;
 
-/// One decision counter per reason, reached by an exhaustive `match`: a new reason fails to
-/// compile here instead of panicking on the hot path.
-struct Decisions {
-    global_kill_switch: IntCounter,
-    flag_not_found: IntCounter,
-    kill_switch: IntCounter,
-    disabled: IntCounter,
-    whitelist: IntCounter,
-    market_excluded: IntCounter,
-    rollout: IntCounter,
-    no_data: IntCounter,
-}
+/// One decision counter per reason, at the reason's index ([`Reason::ALL`] lists every
+/// reason in discriminant order, which the core's tests pin), so counting is one atomic add.
+struct Decisions([IntCounter; Reason::ALL.len()]);
 
 impl Decisions {
     fn new(vec: &IntCounterVec) -> Self {
-        let of = |reason: Reason| vec.with_label_values(&[reason.as_str()]);
-        Decisions {
-            global_kill_switch: of(Reason::GlobalKillSwitch),
-            flag_not_found: of(Reason::FlagNotFound),
-            kill_switch: of(Reason::KillSwitch),
-            disabled: of(Reason::Disabled),
-            whitelist: of(Reason::Whitelist),
-            market_excluded: of(Reason::MarketExcluded),
-            rollout: of(Reason::Rollout),
-            no_data: of(Reason::NoData),
-        }
+        Decisions(Reason::ALL.map(|reason| vec.with_label_values(&[reason.as_str()])))
     }
 
     fn of(&self, reason: Reason) -> &IntCounter {
-        match reason {
-            Reason::GlobalKillSwitch => &self.global_kill_switch,
-            Reason::FlagNotFound => &self.flag_not_found,
-            Reason::KillSwitch => &self.kill_switch,
-            Reason::Disabled => &self.disabled,
-            Reason::Whitelist => &self.whitelist,
-            Reason::MarketExcluded => &self.market_excluded,
-            Reason::Rollout => &self.rollout,
-            Reason::NoData => &self.no_data,
-        }
+        &self.0[reason as usize]
     }
 }
 

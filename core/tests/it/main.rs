@@ -2,8 +2,8 @@
 //! and the properties docs/flags.md#the-decision says tests must pin.
 
 mod conformance;
-mod constraints;
+mod features;
 mod impact;
 mod properties;
-mod variants;
+mod targeting;
 mod vectors;

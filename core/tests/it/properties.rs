@@ -34,9 +34,11 @@ fn any_context() -> impl Strategy<Value = Context<'static>> {
         proptest::option::of("[a-z0-9-]{0,12}"),
         proptest::option::of("[A-Za-z]{2}"),
     )
-        .prop_map(|(user, market)| Context {
-            user_id: user.map(Into::into),
-            market: market.map(Into::into),
+        .prop_map(|(user, market)| {
+            let mut ctx = Context::new();
+            ctx.user_id = user.map(Into::into);
+            ctx.market = market.map(Into::into);
+            ctx
         })
 }
 
@@ -125,7 +127,8 @@ proptest! {
         let mut users: Vec<String> = flag.whitelist.sorted().into_iter().map(str::to_owned).collect();
         users.push(user.clone());
         let flag = Flag { enabled: true, whitelist: Whitelist::new(users), ..flag };
-        let ctx = Context { user_id: Some(user.into()), market: market.map(Into::into) };
+        let mut ctx = Context::new().user(user);
+        ctx.market = market.map(Into::into);
         let d = evaluate_flag(&flag, &ctx);
         prop_assert_eq!((d.enabled, d.reason), (true, Reason::Whitelist));
     }

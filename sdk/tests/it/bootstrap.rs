@@ -134,7 +134,7 @@ async fn malformed_answers_keep_the_last_good_flags() {
 async fn bad_configuration_is_an_error_not_a_panic() {
     let url = Client::builder("not a url", "t").build().unwrap_err();
     assert!(matches!(url, SdkError::InvalidUrl { .. }), "{url}");
-    for bad in ["{", r#"{"format": 2, "flags": []}"#, r#"{"flags": []}"#] {
+    for bad in ["{", r#"{"format": 3, "flags": []}"#, r#"{"flags": []}"#] {
         let err = Client::builder("http://x", "t")
             .bootstrap_json(bad)
             .unwrap_err();

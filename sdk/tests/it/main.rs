@@ -6,3 +6,4 @@ mod impact;
 #[cfg(feature = "openfeature")]
 mod openfeature;
 mod updates;
+mod values;

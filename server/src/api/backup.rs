@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use switchyard_core::{Export, Flag, KillSwitch, Snapshot};
+use switchyard_core::{Export, Flag, KillSwitch, Segment, Snapshot};
 
 use super::{Body, resource};
 use crate::auth::{Admin, Auth, Viewer};
@@ -46,6 +46,8 @@ struct RawBackup<'a> {
     global_kill_switch: Option<&'a RawValue>,
     #[serde(default, borrow)]
     flags: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    segments: Vec<&'a RawValue>,
 }
 
 /// Reads a backup: objects only, at every level (serde would read a flag from an array), and
@@ -65,6 +67,12 @@ fn parse_backup(body: &[u8]) -> Result<Export, ApiError> {
             super::strict_object(flag.get().as_bytes(), &format!("flags[{i}]"), &mut unknown)
         })
         .collect::<Result<Vec<Flag>, _>>()?;
+    let segments = (raw.segments.iter().enumerate())
+        .map(|(i, segment)| {
+            let at = format!("segments[{i}]");
+            super::strict_object(segment.get().as_bytes(), &at, &mut unknown)
+        })
+        .collect::<Result<Vec<Segment>, _>>()?;
     if !unknown.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "the backup has fields this version does not know: {}; nothing was imported",
@@ -75,6 +83,7 @@ fn parse_backup(body: &[u8]) -> Result<Export, ApiError> {
         format: raw.format,
         global_kill_switch,
         flags,
+        segments,
     })
 }
 

@@ -8,7 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use switchyard_core::{Context, Decision, Reason, Snapshot};
 
-use super::{Body, bulk_etag, check_context, json_bytes, none_match, parse_json, resource};
+use super::{
+    Body, bulk_etag_of, check_context, clocked, json_bytes, none_match, parse_json, resource,
+};
 use crate::auth::{Auth, Sdk};
 use crate::error::ApiError;
 use crate::published::answer;
@@ -43,13 +45,18 @@ async fn evaluate(
     let request: EvalRequest<'_> = parse_json(&body.0)?;
     check_context(&request.context)?;
     let published = state.loaded_snapshot()?;
-    let decision = published.snapshot.evaluate(&request.flag, &request.context);
+    let snapshot = &published.snapshot;
+    let context = clocked(snapshot, request.context);
+    // One lookup serves the evaluation and the answer (which reads the flag).
+    let position = snapshot.position(&request.flag);
+    let decision = switchyard_core::evaluate_at(snapshot, position, &context);
     state.metrics().count_decision(decision.reason);
     if decision.reason == Reason::FlagNotFound {
         return Err(ApiError::FlagNotFound(request.flag.into_owned()));
     }
     let mut out = Vec::with_capacity(128);
-    answer::native(&mut out, &request.flag, &decision);
+    let flag = position.and_then(|i| snapshot.flag_at(i));
+    answer::native(&mut out, &request.flag, &decision, flag);
     Ok(json_bytes(out))
 }
 
@@ -119,16 +126,20 @@ async fn evaluate_bulk(
     let request: BulkRequest<'_> = super::parse_optional_json(&body.0)?;
     check_context(&request.context)?;
     let published = state.loaded_snapshot()?;
-    let etag = bulk_etag(published.snapshot.version, &request.context);
-    if none_match(req.headers(), &etag) {
+    let snapshot = &published.snapshot;
+    let etag = bulk_etag_of(snapshot, &request.context);
+    if let Some(etag) = etag.as_deref().filter(|e| none_match(req.headers(), e)) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let snapshot = &published.snapshot;
-    let answers = evaluate_all(&state, snapshot, &request.context);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
+    let context = clocked(snapshot, request.context);
+    let answers = evaluate_all(&state, snapshot, &context);
+    let mut ok = HttpResponse::Ok();
+    if let Some(etag) = etag {
+        ok.insert_header((header::ETAG, etag));
+    }
+    Ok(ok
         .content_type("application/json")
         .body(answer::native_bulk(
             snapshot.version,

@@ -95,7 +95,7 @@ async fn patch(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let expected = precondition(&req)?;
-    let change: FlagPatch = parse_json(&body.0)?;
+    let change: FlagPatch = super::parse_strict(&body.0)?;
     let writer = state.writer(auth.caller())?;
     let flag = writer.patch(&key, change, expected).await?;
     Ok(flag_response(written(HttpResponse::Ok(), &writer), &flag))

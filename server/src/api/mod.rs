@@ -12,8 +12,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payl
 use futures_util::Stream as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use switchyard_core::Context;
 use switchyard_core::client_id::{CLIENT_HEADER, ClientHeader};
+use switchyard_core::{Context, Snapshot};
 
 use crate::config::ServerSettings;
 use crate::error::ApiError;
@@ -320,6 +320,22 @@ pub fn check_context(ctx: &Context<'_>) -> Result<(), ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("context: {e}")))
 }
 
+/// `ctx` with the clock, when a date constraint of `snapshot` may read it (the clock is read
+/// only then: evaluation itself never reads one).
+pub fn clocked<'a>(snapshot: &Snapshot, ctx: Context<'a>) -> Context<'a> {
+    if snapshot.uses_clock() {
+        ctx.at(chrono::Utc::now())
+    } else {
+        ctx
+    }
+}
+
+/// The ETag of a bulk answer for `ctx`, unless `snapshot` reads the clock (its answers may
+/// then change with no new version, so none is cached).
+pub fn bulk_etag_of(snapshot: &Snapshot, ctx: &Context<'_>) -> Option<String> {
+    (!snapshot.uses_clock()).then(|| bulk_etag(snapshot.version, ctx))
+}
+
 /// Parses an optional JSON body: empty means the default.
 pub fn parse_optional_json<'a, T: Deserialize<'a> + Default>(
     body: &'a [u8],
@@ -377,6 +393,13 @@ pub fn bulk_etag(version: u64, ctx: &Context<'_>) -> String {
                 *to = from.to_ascii_uppercase();
             }
             hasher.update(&upper[..chunk.len()]);
+        }
+    }
+    // Every other attribute, length-prefixed so no two contexts hash alike by accident.
+    for (name, value) in ctx.attributes() {
+        for part in [name, value] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
         }
     }
     let digest = hasher.finalize();

@@ -9,7 +9,7 @@ use serde_json::json;
 use switchyard_core::{Context, Reason};
 
 use super::evaluate::evaluate_all;
-use super::{Body, bulk_etag, json_bytes, none_match, resource};
+use super::{Body, bulk_etag_of, clocked, json_bytes, none_match, resource};
 use crate::auth::{Auth, Sdk};
 use crate::published::answer;
 use crate::state::AppState;
@@ -112,7 +112,8 @@ async fn evaluate(
     let snapshot = &published.snapshot;
     // One lookup serves the evaluation and the reason (which reads the flag).
     let position = snapshot.position(&key);
-    let decision = switchyard_core::evaluate_at(snapshot, position, &request.context);
+    let context = clocked(snapshot, request.context);
+    let decision = switchyard_core::evaluate_at(snapshot, position, &context);
     state.metrics().count_decision(decision.reason);
     if decision.reason == Reason::FlagNotFound {
         return Err(OfrepError {
@@ -137,19 +138,21 @@ async fn evaluate_bulk(
     let request = parse(&body.0, None)?;
     let published = loaded(&state)?;
     let snapshot = &published.snapshot;
-    let etag = bulk_etag(snapshot.version, &request.context);
-    if none_match(req.headers(), &etag) {
+    let etag = bulk_etag_of(snapshot, &request.context);
+    if let Some(etag) = etag.as_deref().filter(|e| none_match(req.headers(), e)) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let answers = evaluate_all(&state, snapshot, &request.context);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
-        .content_type("application/json")
-        .body(answer::ofrep_bulk(
-            snapshot.version,
-            answers,
-            published.flag_parts(),
-        )))
+    let context = clocked(snapshot, request.context);
+    let answers = evaluate_all(&state, snapshot, &context);
+    let mut ok = HttpResponse::Ok();
+    if let Some(etag) = etag {
+        ok.insert_header((header::ETAG, etag));
+    }
+    Ok(ok.content_type("application/json").body(answer::ofrep_bulk(
+        snapshot.version,
+        answers,
+        published.flag_parts(),
+    )))
 }

@@ -67,10 +67,31 @@ impl FlagInput {
             .filter_map(|k| object.remove_entry(*k))
             .collect();
         let invalid = |e: serde_json::Error| ChangeError::BadInput(format!("invalid flag: {e}"));
-        Ok(FlagInput {
-            envelope: serde_json::from_value(envelope.into()).map_err(invalid)?,
-            spec: serde_json::from_value(object.into()).map_err(invalid)?,
-        })
+        let envelope = serde_json::from_value(envelope.into()).map_err(invalid)?;
+        let spec = known_fields_only(serde_json::Value::Object(object)).map_err(invalid)?;
+        Ok(FlagInput { envelope, spec })
+    }
+}
+
+/// Reads `value` as a `T`, refusing a field `T` does not know at any depth (a rule's, a
+/// variant's), by its path: the model reads leniently, so a reader of a newer server's data
+/// keeps working, but a write that would silently drop a field is refused.
+pub fn known_fields_only<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, serde_json::Error> {
+    let mut unknown = Vec::new();
+    let read: T = serde_ignored::deserialize(value, |path| {
+        if unknown.len() < 20 {
+            unknown.push(path.to_string());
+        }
+    })?;
+    if unknown.is_empty() {
+        Ok(read)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "unknown field(s) {}",
+            unknown.join(", ")
+        )))
     }
 }
 
@@ -134,7 +155,7 @@ impl Writer<'_> {
             }
             (Some(c), Some(_)) => (c.version.saturating_add(1), "flag.update"),
         };
-        let mut flag = self.stamp(flag, version)?;
+        let mut flag = self.stamp_in_place(flag, version)?;
         let steered = current.as_ref().and_then(|c| self.steer(c, &mut flag));
         let (before, after) = audited(current.as_ref(), Some(&flag));
         let mut audit = vec![self.audit(action, Some(key), before, after, why)];
@@ -194,6 +215,22 @@ impl Writer<'_> {
         let why = reason(why)?;
         let current = self.current(key).await?;
         expected.check(key, Some(current.version))?;
+        let served = self.follow.served();
+        let mut requiring: Vec<&str> = served
+            .flags()
+            .filter(|f| f.requires.iter().any(|r| r.flag == key))
+            .map(|f| f.key.as_str())
+            .collect();
+        if !requiring.is_empty() {
+            requiring.truncate(20);
+            return Err(ChangeError::Conflict {
+                message: format!(
+                    "flag {key:?} is required by {}: remove it from their requires first",
+                    requiring.join(", ")
+                ),
+                current_version: Some(current.version),
+            });
+        }
         let commit = Commit {
             writes: vec![Write::DeleteFlag {
                 key: key.to_owned(),
@@ -246,7 +283,7 @@ impl Writer<'_> {
             return Err(ChangeError::FlagNotFound(key.to_owned()));
         };
         let version = self.first_version(key, 1).await?;
-        let flag = self.stamp(restore(last), version)?;
+        let flag = self.stamp_in_place(restore(last), version)?;
         let commit = Commit {
             writes: vec![Write::PutFlag {
                 flag: flag.clone(),

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use switchyard_core::validate::validate_export;
-use switchyard_core::{Export, Flag, KillSwitch};
+use switchyard_core::validate::{Problem, ValidationError, validate_export, validate_references};
+use switchyard_core::{Export, Flag, KillSwitch, Snapshot};
 
 use super::diff::{audited, same_content};
 use super::{ChangeError, Writer, to_value};
@@ -50,12 +50,28 @@ impl Writer<'_> {
         dry_run: bool,
     ) -> Result<ImportPlan, ChangeError> {
         validate_export(&export, &self.changes.limits)?;
+        if !export.segments.is_empty() {
+            return Err(ValidationError {
+                problems: vec![Problem::new(
+                    "segments",
+                    "this version's stores do not hold segments yet; import the flags alone",
+                )],
+            }
+            .into());
+        }
         let loaded = self.changes.store.load().await?;
         let mut current: std::collections::HashMap<String, Flag> = loaded
             .flags
             .into_iter()
             .map(|f| (f.key.clone(), f))
             .collect();
+        // What the flags name (required flags), checked against the state the import leaves.
+        let kept = current
+            .values()
+            .filter(|_| mode == ImportMode::Merge)
+            .filter(|f| !export.flags.iter().any(|i| i.key == f.key));
+        let after = kept.chain(&export.flags).cloned();
+        validate_references(&Snapshot::new(0, KillSwitch::default(), after))?;
         let mut plan = ImportPlan {
             dry_run,
             ..ImportPlan::default()

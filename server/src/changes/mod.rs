@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use switchyard_core::validate::{validate_flag, validate_reason};
-use switchyard_core::{Delta, Flag, Limits};
+use switchyard_core::validate::{validate_flag, validate_flag_in, validate_reason};
+use switchyard_core::{Delta, Flag, Limits, Snapshot};
 
 use self::diff::audited;
 use crate::store::{AuditEntry, Commit, Store, StoreError, Write};
@@ -60,6 +60,9 @@ pub trait Follow: Send + Sync {
     async fn committed(&self, applied: Option<(u64, Delta)>);
     /// The store failed a write.
     fn store_failed(&self, error: String);
+    /// The snapshot served now: what a flag's rules and `requires` are checked against (the
+    /// segments and flags they name exist, no cycle).
+    fn served(&self) -> Snapshot;
     /// A committed change that people watch for (never waits for delivery).
     fn notify(&self, event: Event);
 }
@@ -239,6 +242,19 @@ impl Writer<'_> {
         Ok(flag)
     }
 
+    /// [`Writer::stamp`], and what the flag names checked against the served snapshot: the
+    /// segments its rules name and the flags it requires exist, and `requires` makes no
+    /// cycle. (Another instance's concurrent write may slip past the cycle check; evaluation
+    /// ends any cycle at its depth limit, off.)
+    fn stamp_in_place(&self, flag: Flag, version: u64) -> Result<Flag, ChangeError> {
+        let flag = self.stamp(flag, version)?;
+        if flag.requires.is_empty() && flag.rules.iter().all(|r| r.segments.is_empty()) {
+            return Ok(flag);
+        }
+        validate_flag_in(&flag, &self.changes.limits, &self.follow.served())?;
+        Ok(flag)
+    }
+
     /// Commits, then refreshes the snapshot so the change is served before the reply.
     async fn commit(&self, commit: Commit) -> Result<(), ChangeError> {
         let delta = delta(&commit);
@@ -306,7 +322,8 @@ impl Writer<'_> {
             }
             let current = self.current(key).await?;
             expected.check(key, Some(current.version))?;
-            let mut next = self.stamp(edit(current.clone()), current.version.saturating_add(1))?;
+            let next = edit(current.clone());
+            let mut next = self.stamp_in_place(next, current.version.saturating_add(1))?;
             let steered = self.steer(&current, &mut next);
             let (before, after) = audited(Some(&current), Some(&next));
             let mut audit = vec![self.audit(action, Some(key), before, after, why.clone())];

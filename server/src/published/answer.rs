@@ -47,7 +47,7 @@ static NATIVE_TAILS: LazyLock<Vec<String>> = LazyLock::new(|| {
         for enabled in [false, true] {
             let variant = if enabled { "on" } else { "off" };
             tails[reason as usize * 2 + usize::from(enabled)] = format!(
-                ",\"enabled\":{enabled},\"variant\":\"{variant}\",\"reason\":\"{}\",\"version\":",
+                ",\"enabled\":{enabled},\"variant\":\"{variant}\",\"value\":{enabled},\"reason\":\"{}\",\"version\":",
                 reason.as_str()
             );
         }
@@ -73,11 +73,21 @@ static OFREP_TAILS: LazyLock<Vec<String>> = LazyLock::new(|| {
     tails
 });
 
-/// Appends `{"flag","enabled","variant","reason","version"}`.
-pub fn native(out: &mut Vec<u8>, flag: &str, d: &Decision) {
+/// Whether `d` (of `flag`) is on/off alone, answered from the fixed tails: a boolean flag
+/// that no rule decided.
+fn plain(flag: Option<&Flag>, d: &Decision) -> bool {
+    d.rule.is_none() && flag.is_none_or(|f| !f.has_variants())
+}
+
+/// Appends `{"flag","enabled","variant","value","reason","version"}`, and `"rule"` when a
+/// rule decided; `flag` is the flag evaluated (`None`: unknown).
+pub fn native(out: &mut Vec<u8>, key_text: &str, d: &Decision, flag: Option<&Flag>) {
     out.extend_from_slice(b"{\"flag\":");
-    key(out, flag);
-    native_tail(out, d);
+    key(out, key_text);
+    match flag.filter(|f| !plain(Some(f), d)) {
+        None => native_tail(out, d),
+        Some(flag) => rich_native_tail(out, d, flag),
+    }
     match d.version {
         Some(v) => number(out, v),
         None => out.extend_from_slice(b"null"),
@@ -89,6 +99,26 @@ pub fn native(out: &mut Vec<u8>, flag: &str, d: &Decision) {
 fn native_tail(out: &mut Vec<u8>, d: &Decision) {
     let tail = &NATIVE_TAILS[d.reason as usize * 2 + usize::from(d.enabled)];
     out.extend_from_slice(tail.as_bytes());
+}
+
+/// [`native_tail`] for a flag with variants or a decision by a rule: the variant's name and
+/// value, and the rule's name, up to the version.
+fn rich_native_tail(out: &mut Vec<u8>, d: &Decision, flag: &Flag) {
+    out.extend_from_slice(if d.enabled {
+        b",\"enabled\":true,\"variant\":"
+    } else {
+        b",\"enabled\":false,\"variant\":"
+    });
+    key(out, flag.variant_name(d));
+    out.extend_from_slice(b",\"value\":");
+    let _ = serde_json::to_writer(&mut *out, flag.value(d));
+    if let Some(rule) = flag.rule_name(d) {
+        out.extend_from_slice(b",\"rule\":");
+        let _ = serde_json::to_writer(&mut *out, rule);
+    }
+    out.extend_from_slice(b",\"reason\":\"");
+    out.extend_from_slice(d.reason.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"version\":");
 }
 
 /// The parts of a snapshot's bulk answers that depend on each flag alone, in the snapshot's
@@ -145,13 +175,17 @@ pub fn native_bulk<'a>(
     out.extend_from_slice(b"{\"version\":");
     number(&mut out, version);
     out.extend_from_slice(b",\"flags\":[");
-    for (i, ((_, d), part)) in answers.zip(&parts.0).enumerate() {
+    for (i, ((flag, d), part)) in answers.zip(&parts.0).enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"flag\":");
         out.extend_from_slice(&part.key);
-        native_tail(&mut out, &d);
+        if plain(Some(flag), &d) {
+            native_tail(&mut out, &d);
+        } else {
+            rich_native_tail(&mut out, &d, flag);
+        }
         part.version(&mut out, &d);
         out.push(b'}');
     }
@@ -169,12 +203,32 @@ pub fn ofrep(out: &mut Vec<u8>, flag_key: &str, d: &Decision, flag: Option<&Flag
     out.extend_from_slice(b"}}");
 }
 
-/// What follows the key in an OFREP answer, up to the version.
+/// What follows the key in an OFREP answer, up to the version: from the fixed tails for a
+/// boolean flag no rule decided, else with the variant's value and name and the rule's.
 fn ofrep_tail(out: &mut Vec<u8>, d: &Decision, flag: Option<&Flag>) {
-    let of = openfeature::reason_of(d, flag) as usize;
-    let tail =
-        &OFREP_TAILS[(of * Reason::ALL.len() + d.reason as usize) * 2 + usize::from(d.enabled)];
-    out.extend_from_slice(tail.as_bytes());
+    let of = openfeature::reason_of(d, flag);
+    match flag.filter(|f| !plain(Some(f), d)) {
+        None => {
+            let at = (of as usize * Reason::ALL.len() + d.reason as usize) * 2;
+            out.extend_from_slice(OFREP_TAILS[at + usize::from(d.enabled)].as_bytes());
+        }
+        Some(flag) => {
+            out.extend_from_slice(b",\"value\":");
+            let _ = serde_json::to_writer(&mut *out, flag.value(d));
+            out.extend_from_slice(b",\"variant\":");
+            key(out, flag.variant_name(d));
+            out.extend_from_slice(b",\"reason\":\"");
+            out.extend_from_slice(of.as_str().as_bytes());
+            out.extend_from_slice(b"\",\"metadata\":{\"reason\":\"");
+            out.extend_from_slice(d.reason.as_str().as_bytes());
+            out.push(b'"');
+            if let Some(rule) = flag.rule_name(d) {
+                out.extend_from_slice(b",\"rule\":");
+                let _ = serde_json::to_writer(&mut *out, rule);
+            }
+            out.extend_from_slice(b",\"version\":");
+        }
+    }
 }
 
 /// OFREP's bulk answer: `{"flags": [success objects], "metadata": {"version": "N"}}`, for
@@ -210,7 +264,7 @@ pub fn ofrep_bulk<'a>(
 mod tests {
     use super::*;
     use serde_json::{Value, json};
-    use switchyard_core::{Reason, Variant};
+    use switchyard_core::Reason;
 
     #[test]
     fn every_openfeature_reason_indexes_its_own_tails() {
@@ -238,30 +292,95 @@ mod tests {
             for reason in Reason::ALL {
                 for enabled in [true, false] {
                     for version in [None, Some(0), Some(7), Some(u64::MAX)] {
-                        let variant = if enabled { Variant::On } else { Variant::Off };
-                        let d = Decision {
-                            enabled,
-                            variant,
-                            reason,
-                            version,
-                        };
+                        let d = Decision::new(enabled, reason, version);
                         cases.push((flag.clone(), d));
                     }
                 }
             }
         }
+        cases.extend(rich_cases());
         cases
     }
 
-    fn native_by_serde(key: &str, d: &Decision) -> Value {
-        json!({"flag": key, "enabled": d.enabled, "variant": d.variant, "reason": d.reason,
-               "version": d.version})
+    /// Decisions of flags beyond on/off: a value served by a rule's pin, by the flag's
+    /// split, off, and a boolean flag decided by a rule.
+    fn rich_cases() -> Vec<(Flag, Decision)> {
+        use switchyard_core::constraint::{Constraint, ConstraintSpec};
+        let mut rule = switchyard_core::Rule::new("staff \"only\"");
+        rule.constraints = vec![
+            Constraint::new(ConstraintSpec {
+                attribute: "team".into(),
+                operator: "IN".into(),
+                values: vec!["staff".into()],
+                ..ConstraintSpec::default()
+            })
+            .unwrap(),
+        ];
+        let boolean = Flag {
+            enabled: true,
+            rules: vec![rule.clone()],
+            version: 4,
+            ..Flag::new("b")
+        };
+        rule.variant = Some("big".into());
+        let valued = Flag {
+            enabled: true,
+            rollout_percentage: 50,
+            variants: vec![
+                switchyard_core::FlagVariant {
+                    name: "big".into(),
+                    value: json!({"size": 3, "label": "é\""}),
+                    weight: 500,
+                },
+                switchyard_core::FlagVariant {
+                    name: "small".into(),
+                    value: json!({"size": 1}),
+                    weight: 500,
+                },
+            ],
+            off_value: Some(json!({"size": 0})),
+            rules: vec![rule],
+            version: 9,
+            ..Flag::new("v")
+        };
+        let mut out = Vec::new();
+        for flag in [boolean, valued] {
+            for ctx in [
+                switchyard_core::Context::new()
+                    .user("u1")
+                    .with("team", "staff"),
+                switchyard_core::Context::new().user("u1"),
+                switchyard_core::Context::new().user("u2"),
+                switchyard_core::Context::new(),
+            ] {
+                let d = switchyard_core::evaluate_flag(&flag, &ctx);
+                out.push((flag.clone(), d));
+            }
+        }
+        assert!(
+            out.iter()
+                .any(|(f, d)| f.rule_name(d).is_some() && f.has_variants())
+        );
+        out
+    }
+
+    fn native_by_serde(key: &str, d: &Decision, flag: &Flag) -> Value {
+        let mut v = json!({"flag": key, "enabled": d.enabled, "variant": flag.variant_name(d),
+               "value": flag.value(d), "reason": d.reason, "version": d.version});
+        if let Some(rule) = flag.rule_name(d) {
+            v["rule"] = json!(rule);
+        }
+        v
     }
 
     fn ofrep_by_serde(key: &str, d: &Decision, flag: &Flag) -> Value {
-        json!({"key": key, "value": d.enabled, "variant": d.variant.as_str(),
+        let mut v = json!({"key": key, "value": flag.value(d), "variant": flag.variant_name(d),
                "reason": openfeature::reason(d, Some(flag)),
-               "metadata": {"reason": d.reason.as_str(), "version": d.version.unwrap_or(0)}})
+               "metadata": {"reason": d.reason.as_str(), "version": d.version.unwrap_or(0)}});
+        if let Some(rule) = flag.rule_name(d) {
+            v["metadata"]["rule"] = json!(rule);
+        }
+        v
     }
 
     fn parsed(bytes: &[u8]) -> Value {
@@ -272,8 +391,8 @@ mod tests {
     fn single_answers_match_serde_json_for_every_decision() {
         for (flag, d) in cases() {
             let mut out = Vec::new();
-            native(&mut out, &flag.key, &d);
-            assert_eq!(parsed(&out), native_by_serde(&flag.key, &d), "{d:?}");
+            native(&mut out, &flag.key, &d, Some(&flag));
+            assert_eq!(parsed(&out), native_by_serde(&flag.key, &d, &flag), "{d:?}");
             let mut out = Vec::new();
             ofrep(&mut out, &flag.key, &d, Some(&flag));
             assert_eq!(parsed(&out), ofrep_by_serde(&flag.key, &d, &flag), "{d:?}");
@@ -287,7 +406,7 @@ mod tests {
         let parts = FlagParts::new(cases.iter().map(|(f, _)| f));
         let native_list: Vec<Value> = cases
             .iter()
-            .map(|(f, d)| native_by_serde(&f.key, d))
+            .map(|(f, d)| native_by_serde(&f.key, d, f))
             .collect();
         assert_eq!(
             parsed(&native_bulk(42, answers(), &parts)),
@@ -313,7 +432,7 @@ mod tests {
         let d = Decision::new(true, Reason::Rollout, Some(1));
         let odd = "a\"b\\c\u{1}é";
         let mut out = Vec::new();
-        native(&mut out, odd, &d);
+        native(&mut out, odd, &d, None);
         assert_eq!(parsed(&out)["flag"], odd);
         let mut out = Vec::new();
         ofrep(&mut out, odd, &d, None);

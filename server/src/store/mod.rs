@@ -51,6 +51,8 @@ pub struct Partial {
 }
 
 /// One change inside a [`Commit`].
+// A flag is most of a write's size; writes are few and short-lived, so none is boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Write {
     /// Write `flag` (its `version` already set by the caller). `expected` is the version the

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use switchyard_core::Delta;
+use switchyard_core::{Delta, Snapshot};
 
 use crate::changes::Follow;
 use crate::published::Published;
@@ -219,6 +219,10 @@ impl Follow for AppState {
 
     fn store_failed(&self, error: String) {
         self.set_store_health(Some(error));
+    }
+
+    fn served(&self) -> Snapshot {
+        self.published().snapshot.clone()
     }
 
     fn notify(&self, event: crate::changes::Event) {

@@ -29,7 +29,7 @@ async fn export_then_import_restores() {
         .await;
     assert_eq!(
         (status, backup["format"].as_u64()),
-        (StatusCode::OK, Some(1))
+        (StatusCode::OK, Some(2))
     );
 
     let target = spawn_app().await;
@@ -113,7 +113,7 @@ async fn a_bad_backup_changes_nothing() {
             Method::POST,
             "/v1/import",
             Some(ADMIN),
-            Some(json!({"format": 2, "flags": []})),
+            Some(json!({"format": 3, "flags": []})),
         )
         .await;
     problem(res, StatusCode::BAD_REQUEST).await;

@@ -71,6 +71,63 @@ async fn a_context_over_the_limits_is_refused_before_it_is_hashed() {
 }
 
 #[tokio::test]
+async fn a_context_with_too_many_or_too_large_attributes_is_refused() {
+    let app = spawn_app().await;
+    app.create("f", json!({"enabled": true})).await;
+    let many = |n: usize| {
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("user_id".into(), json!("u1"));
+        for i in 0..n {
+            ctx.insert(format!("attr{i}"), json!(i));
+        }
+        Value::Object(ctx)
+    };
+    let cases = [
+        (many(1000), "100 context attributes"),
+        (many(101), "100 context attributes"),
+        (json!({"plan": "p".repeat(1 << 20)}), "1024"),
+        (json!({"plan": "p".repeat(1025)}), "1024"),
+        (json!({"n".repeat(129): "x"}), "128"),
+    ];
+    for (ctx, says) in cases {
+        for path in ["/v1/evaluate", "/v1/evaluate/bulk"] {
+            let body = json!({"flag": "f", "context": ctx});
+            let res = app.send(Method::POST, path, Some(SDK), Some(body)).await;
+            let answer = problem(res, StatusCode::BAD_REQUEST).await;
+            assert!(
+                answer["detail"].as_str().unwrap().contains(says),
+                "{path}: {answer}"
+            );
+        }
+        let body = json!({"context": ctx});
+        let (status, answer) = app
+            .call(
+                Method::POST,
+                "/ofrep/v1/evaluate/flags/f",
+                Some(SDK),
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (status, answer["errorCode"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_CONTEXT")),
+            "{answer}"
+        );
+    }
+    // At the limits the context is served.
+    for ctx in [
+        many(100),
+        json!({"plan": "p".repeat(1024), "n".repeat(128): "x"}),
+    ] {
+        let body = json!({"flag": "f", "context": ctx});
+        let (status, answer) = app
+            .call(Method::POST, "/v1/evaluate", Some(SDK), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
+#[tokio::test]
 async fn junk_methods_add_no_metric_series() {
     let app = spawn_app().await;
     for i in 0..50 {

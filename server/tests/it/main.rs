@@ -26,3 +26,4 @@ mod snapshot;
 mod store_contract;
 mod streams;
 mod tokens;
+mod values;

@@ -3,7 +3,12 @@
 
 use std::collections::HashSet;
 
-use crate::model::{Context, Export, Flag};
+use crate::model::{Context, Export, Flag, Segment, Snapshot};
+
+mod references;
+mod targeting;
+
+pub use references::reference_problems;
 
 /// Limits a flag must keep within. The defaults are docs/flags.md#a-flag's; a server may raise them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,9 +121,26 @@ pub fn validate_user_id(user: &str) -> Result<(), String> {
 }
 
 /// Checks an evaluation context (docs/flags.md#limits-and-safety-rules): a `user_id` of at most 1,024 bytes without NUL,
-/// and a market code as in docs/flags.md#a-flag (an empty one counts as none). Cheap: it runs before
-/// anything is hashed.
+/// a market code as in docs/flags.md#a-flag (an empty one counts as none), and every other
+/// attribute's name at most 128 bytes and value at most 1,024 (their count is bounded while the
+/// context is read: [`crate::context::MAX_ATTRIBUTES`]). Cheap: it runs before anything is
+/// hashed or compared.
 pub fn validate_context(ctx: &Context<'_>) -> Result<(), String> {
+    use crate::context::{MAX_ATTRIBUTE_BYTES, MAX_ATTRIBUTE_NAME_BYTES};
+    for (name, value) in ctx.attributes() {
+        if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
+            return Err(format!(
+                "an attribute name is {} bytes; the limit is {MAX_ATTRIBUTE_NAME_BYTES}",
+                name.len()
+            ));
+        }
+        if value.len() > MAX_ATTRIBUTE_BYTES {
+            return Err(format!(
+                "attribute {name:?} is {} bytes; the limit is {MAX_ATTRIBUTE_BYTES}",
+                value.len()
+            ));
+        }
+    }
     if let Some(user) = ctx.user_id.as_deref() {
         if user.len() > MAX_CONTEXT_USER_BYTES {
             return Err(format!(
@@ -151,8 +173,32 @@ pub fn validate_reason(reason: &str) -> Result<(), String> {
 }
 
 /// Checks everything a client may set on a flag; version and audit fields are the server's.
+/// What it names outside itself (segments, required flags) is [`validate_flag_in`]'s.
 pub fn validate_flag(flag: &Flag, limits: &Limits) -> Result<(), ValidationError> {
     into_result(flag_problems(flag, limits))
+}
+
+/// [`validate_flag`], and what the flag names checked against the `snapshot` it would
+/// join: the segments its rules name and the flags it requires exist, and `requires` makes
+/// no cycle (docs/flags.md#prerequisites).
+pub fn validate_flag_in(
+    flag: &Flag,
+    limits: &Limits,
+    snapshot: &Snapshot,
+) -> Result<(), ValidationError> {
+    let mut problems = flag_problems(flag, limits);
+    if problems.is_empty() {
+        problems = reference_problems(flag, snapshot);
+    }
+    into_result(problems)
+}
+
+/// Checks a segment: its key, description and constraints.
+pub fn validate_segment(segment: &Segment, limits: &Limits) -> Result<(), ValidationError> {
+    into_result(targeting::segment_problems(
+        segment,
+        limits.max_description_bytes,
+    ))
 }
 
 /// "`field` holds `count` `what`; the limit is `limit`", when over the limit.
@@ -219,21 +265,29 @@ fn flag_problems(flag: &Flag, limits: &Limits) -> Vec<Problem> {
     for message in bad_users.take(10) {
         problems.push(Problem::new("whitelist", message));
     }
+    problems.extend(targeting::problems(flag));
     problems
 }
 
-/// Checks a whole backup before any of it is written: the format, every flag, and that no
-/// two flags share a key.
+/// Checks a whole backup before any of it is written: the format, every flag and segment,
+/// and that no two share a key. What the flags name is [`validate_references`]'s, against
+/// the state the import would leave.
 pub fn validate_export(export: &Export, limits: &Limits) -> Result<(), ValidationError> {
     let mut problems = Vec::new();
-    if export.format != Export::FORMAT {
+    if !Export::READS.contains(&export.format) {
         problems.push(Problem::new(
             "format",
             format!(
-                "is {}; this version reads format {}",
+                "is {}; this version reads formats 1 and {}",
                 export.format,
                 Export::FORMAT
             ),
+        ));
+    }
+    if export.format == 1 && !export.segments.is_empty() {
+        problems.push(Problem::new(
+            "segments",
+            "a format 1 backup has no segments; write format 2",
         ));
     }
     problems.extend(over_limit(
@@ -259,7 +313,26 @@ pub fn validate_export(export: &Export, limits: &Limits) -> Result<(), Validatio
             ));
         }
     }
+    let mut seen = HashSet::new();
+    for (i, segment) in export.segments.iter().enumerate() {
+        let prefix = format!("segments[{i}]");
+        let inner = targeting::segment_problems(segment, limits.max_description_bytes);
+        problems.extend(inner.into_iter().map(|p| p.within(&prefix)));
+        if !seen.insert(segment.key.as_str()) {
+            problems.push(Problem::new(
+                format!("{prefix}.key"),
+                format!("{:?} appears more than once", segment.key),
+            ));
+        }
+    }
     into_result(problems)
+}
+
+/// Checks what every flag of `snapshot` names, against `snapshot` itself: the state an
+/// import would leave (a backup alone in `replace` mode, merged into the store's in `merge`
+/// mode). Fields are named `flags[KEY]…`.
+pub fn validate_references(snapshot: &Snapshot) -> Result<(), ValidationError> {
+    into_result(references::snapshot_problems(snapshot))
 }
 
 #[cfg(test)]
@@ -367,6 +440,7 @@ mod tests {
                 ..Default::default()
             },
             flags: vec![],
+            segments: vec![],
         };
         let err = validate_export(&export, &Limits::default()).unwrap_err();
         assert_eq!(err.problems[0].field, "global_kill_switch.reason");
@@ -375,9 +449,10 @@ mod tests {
     #[test]
     fn export_duplicates_and_format() {
         let export = Export {
-            format: 2,
+            format: 3,
             global_kill_switch: Default::default(),
             flags: vec![Flag::new("a"), Flag::new("a"), Flag::new("b c")],
+            segments: vec![],
         };
         let err = validate_export(&export, &Limits::default()).unwrap_err();
         let fields: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
