@@ -65,6 +65,14 @@ pub enum Command {
     /// Set or clear a flag's markets.
     #[command(subcommand)]
     Markets(commands::edit::MarketsCommand),
+    /// Set or clear the values a flag serves (its variants, weights and off value).
+    #[command(subcommand)]
+    Variants(commands::targeting::VariantsCommand),
+    /// Add, remove, move or list a flag's rules (tried in order, after the whitelist).
+    #[command(subcommand)]
+    Rules(commands::targeting::RulesCommand),
+    /// Set the flags a flag requires (none: clear): PARENT, PARENT=off, PARENT:v1,v2.
+    Requires(commands::targeting::RequiresArgs),
     /// Kill a flag (or everything, with --global): off for everyone, at once.
     Kill(commands::kill::KillArgs),
     /// Lift a flag's (or the global) kill switch.
@@ -100,6 +108,7 @@ impl Command {
     pub fn flag_key(&self) -> Option<&str> {
         use commands::edit::{MarketsCommand, WhitelistCommand};
         use commands::flags::FlagsCommand;
+        use commands::targeting::{RulesCommand, VariantsCommand};
         match self {
             Command::Flags(FlagsCommand::Get { flag } | FlagsCommand::Delete { flag, .. }) => {
                 Some(flag)
@@ -116,6 +125,16 @@ impl Command {
             Command::Markets(MarketsCommand::Set { flag, .. } | MarketsCommand::Clear { flag }) => {
                 Some(flag)
             }
+            Command::Variants(
+                VariantsCommand::Set { flag, .. } | VariantsCommand::Clear { flag },
+            ) => Some(flag),
+            Command::Rules(
+                RulesCommand::Remove { flag, .. }
+                | RulesCommand::Move { flag, .. }
+                | RulesCommand::List { flag },
+            ) => Some(flag),
+            Command::Rules(RulesCommand::Add(args)) => Some(&args.flag),
+            Command::Requires(args) => Some(&args.flag),
             Command::Kill(args) => args.flag.as_deref(),
             Command::Unkill(args) => args.flag.as_deref(),
             Command::Rollback(args) => Some(&args.flag),

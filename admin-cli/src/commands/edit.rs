@@ -1,4 +1,5 @@
-//! Edits of one flag: `enable`, `disable`, `rollout`, `whitelist`, `markets`. Each is a
+//! Edits of one flag: `enable`, `disable`, `rollout`, `whitelist`, `markets` (and the
+//! versioned edit `targeting`'s commands share). Each is a
 //! read-modify-write carrying the version read; when someone else changed the flag meanwhile
 //! (409) and the edit still makes sense, it is retried on the new version, never forced.
 
@@ -83,7 +84,7 @@ pub enum MarketsCommand {
 /// version read; retries on a concurrent change. Returns (before, after) as the server sent
 /// them, and the snapshot version that serves the change (None: nothing changed). The flag
 /// is read and the change built with the core's own types.
-async fn edit(
+pub(super) async fn edit(
     ctx: &Ctx,
     key: &str,
     patch: impl Fn(&Flag) -> Option<FlagPatch>,
@@ -123,7 +124,7 @@ async fn edit(
     )))
 }
 
-fn report(
+pub(super) fn report(
     ctx: &Ctx,
     key: &str,
     field: &str,

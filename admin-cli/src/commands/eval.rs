@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Value, json};
-use switchyard_core::{Context, Export, Snapshot};
+use switchyard_core::{Context, Export, Reason, Snapshot};
 
 use super::check_key;
 use crate::Ctx;
@@ -22,6 +22,10 @@ pub struct EvalArgs {
     /// The caller's market.
     #[arg(long)]
     pub market: Option<String>,
+    /// Another context attribute a rule may compare, NAME=VALUE (repeatable), e.g.
+    /// `--attr plan=beta --attr app_version=2.4.0`.
+    #[arg(long = "attr", value_name = "NAME=VALUE")]
+    pub attributes: Vec<String>,
     /// Evaluate locally from --file instead of asking the server.
     #[arg(long, requires = "file")]
     pub offline: bool,
@@ -39,22 +43,44 @@ fn line(flag: &str, args: &EvalArgs, answer: &Value, source: &str) -> String {
         .market
         .as_deref()
         .map_or(String::new(), |m| format!(" in {m}"));
+    let state = if answer["enabled"] == true {
+        "ON"
+    } else {
+        "off"
+    };
+    // A boolean flag's value is its state; a flag with variants shows the variant and value.
+    let served = match (&answer["value"], answer["variant"].as_str()) {
+        (Value::Bool(_), Some("on" | "off")) | (Value::Null, _) => String::new(),
+        (value, variant) => format!(" serving {} = {value}", variant.unwrap_or("?")),
+    };
+    let rule = answer["rule"]
+        .as_str()
+        .map_or(String::new(), |r| format!(", rule {r:?}"));
     format!(
-        "{flag} for {who}{market}: {} ({}, v{}){source}",
-        if answer["enabled"] == true {
-            "ON"
-        } else {
-            "off"
-        },
+        "{flag} for {who}{market}: {state}{served} ({}{rule}, v{}){source}",
         answer["reason"].as_str().unwrap_or("?"),
         answer["version"]
     )
 }
 
+/// The evaluation context: user, market and every `--attr`.
+fn context(args: &EvalArgs) -> Result<serde_json::Map<String, Value>, CliError> {
+    let mut context = serde_json::Map::new();
+    context.insert("user_id".into(), json!(args.user));
+    context.insert("market".into(), json!(args.market));
+    for attr in &args.attributes {
+        let (name, value) = attr
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--attr {attr:?}: give it as NAME=VALUE")))?;
+        context.insert(name.to_owned(), json!(value));
+    }
+    Ok(context)
+}
+
 /// Runs `eval`.
 pub async fn run(ctx: &Ctx, args: EvalArgs) -> Result<(), CliError> {
     check_key(&args.flag)?;
-    let context = json!({"user_id": args.user, "market": args.market});
+    let context = Value::Object(context(&args)?);
     if !args.offline {
         let answer = ctx
             .api
@@ -73,19 +99,34 @@ pub async fn run(ctx: &Ctx, args: EvalArgs) -> Result<(), CliError> {
     let export: Export = serde_json::from_str(&text)
         .map_err(|e| CliError::Usage(format!("{} is not an export: {e}", path.display())))?;
     let snapshot = Snapshot::from_export(0, export);
-    let mut ctx_core = Context::new();
-    ctx_core.user_id = args.user.as_deref().map(Into::into);
-    ctx_core.market = args.market.as_deref().map(Into::into);
+    let body = context.to_string();
+    let ctx_core: Context<'_> = serde_json::from_str(&body)
+        .map_err(|e| CliError::Usage(format!("the context is refused: {e}")))?;
+    switchyard_core::validate_context(&ctx_core)
+        .map_err(|e| CliError::Usage(format!("the context is refused: {e}")))?;
+    let ctx_core = if snapshot.uses_clock() {
+        ctx_core.at(std::time::SystemTime::now().into())
+    } else {
+        ctx_core
+    };
     let decision = snapshot.evaluate(&args.flag, &ctx_core);
-    if decision.reason == switchyard_core::Reason::FlagNotFound {
+    let Some(flag) = snapshot
+        .get(&args.flag)
+        .filter(|_| decision.reason != Reason::FlagNotFound)
+    else {
         return Err(CliError::NotFound(format!(
             "not found: {} has no flag {:?}",
             path.display(),
             args.flag
         )));
-    }
+    };
     let mut answer = serde_json::to_value(decision).unwrap_or_default();
     answer["flag"] = json!(args.flag);
+    answer["variant"] = json!(flag.variant_name(&decision));
+    answer["value"] = flag.value(&decision).clone();
+    if let Some(rule) = flag.rule_name(&decision) {
+        answer["rule"] = json!(rule);
+    }
     let source = format!(" [offline, from {}]", path.display());
     ctx.out
         .print(&answer, || line(&args.flag, &args, &answer, &source));

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod kill;
 pub mod plan;
 pub mod status;
+pub mod targeting;
 pub mod tokens;
 
 use crate::error::CliError;

@@ -6,3 +6,4 @@ mod errors;
 mod fleet;
 mod helpers;
 mod plan;
+mod targeting;
