@@ -80,5 +80,42 @@ async fn typed_getters_serve_values_and_follow_rule_changes() {
             && client.string_value("checkout", &app, "x") == "#0055ff"
     })
     .await;
+
+    // A segment edited on the server: a rule naming it follows, in the SDK too.
+    server
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/segments/staff",
+            json!({"constraints": [{"attribute": "team", "operator": "IN", "values": ["ops"]}]}),
+        )
+        .await;
+    server
+        .patch(
+            "checkout",
+            json!({"rules": [{"name": "staff", "segments": ["staff"], "variant": "green"}]}),
+        )
+        .await;
+    let dev = Context::new().user("u1").with("team", "dev");
+    eventually("the segment's rule followed", || {
+        client.string_value(
+            "checkout",
+            &Context::new().user("u1").with("team", "ops"),
+            "x",
+        ) == "#00aa55"
+    })
+    .await;
+    assert_eq!(client.string_value("checkout", &dev, "x"), "#0055ff");
+    server
+        .admin(
+            reqwest::Method::PUT,
+            "/v1/segments/staff",
+            json!({"expected_version": 1, "constraints": [
+                {"attribute": "team", "operator": "IN", "values": ["ops", "dev"]}]}),
+        )
+        .await;
+    eventually("the segment's edit followed", || {
+        client.string_value("checkout", &dev, "x") == "#00aa55"
+    })
+    .await;
     client.shutdown().await;
 }

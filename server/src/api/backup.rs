@@ -25,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, import_limit: usize) {
 
 async fn export(state: web::Data<AppState>, _: Auth<Viewer>) -> Result<HttpResponse, ApiError> {
     let loaded = state.store().load().await?;
-    let snapshot = Snapshot::new(loaded.revision, loaded.global_kill_switch, loaded.flags);
+    let snapshot = Snapshot::new(loaded.revision, loaded.global_kill_switch, loaded.flags)
+        .with_segments(loaded.segments);
     Ok(HttpResponse::Ok().json(snapshot.to_export()))
 }
 

@@ -30,6 +30,7 @@ pub mod impact;
 pub mod kill;
 pub mod ofrep;
 pub mod plans;
+pub mod segments;
 pub mod stream;
 pub mod tokens;
 
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &ServerSettings) {
     evaluate::configure(cfg);
     ofrep::configure(cfg);
     flags::configure(cfg);
+    segments::configure(cfg);
     kill::configure(cfg);
     audit::configure(cfg);
     backup::configure(cfg, settings.import_limit_bytes);

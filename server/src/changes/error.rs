@@ -53,8 +53,8 @@ impl From<StoreError> for ChangeError {
                 let at = |v: Option<u64>| v.map_or("absent".to_owned(), |v| format!("version {v}"));
                 ChangeError::Conflict {
                     message: format!(
-                        "flag {key:?} is {} but the change expected it {}; nothing was \
-                         changed: read it again and retry",
+                        "{key:?} is {} but the change expected it {}; nothing was changed: \
+                         read it again and retry",
                         at(current),
                         at(expected)
                     ),

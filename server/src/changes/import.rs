@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use switchyard_core::validate::{Problem, ValidationError, validate_export, validate_references};
-use switchyard_core::{Export, Flag, KillSwitch, Snapshot};
+use switchyard_core::validate::{validate_export, validate_references};
+use switchyard_core::{Export, Flag, KillSwitch, Segment, Snapshot};
 
 use super::diff::{audited, same_content};
 use super::{ChangeError, Writer, to_value};
@@ -19,10 +19,19 @@ pub struct ImportPlan {
     pub updated: Vec<String>,
     /// Keys deleted (`replace` mode only).
     pub deleted: Vec<String>,
-    /// How many flags were already as imported.
+    /// How many flags (and segments) were already as imported.
     pub unchanged: usize,
     /// Whether the global kill switch changes.
     pub global_kill_switch_changed: bool,
+    /// Segment keys created.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments_created: Vec<String>,
+    /// Segment keys whose content changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments_updated: Vec<String>,
+    /// Segment keys deleted (`replace` mode only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments_deleted: Vec<String>,
     /// True when nothing was written.
     pub dry_run: bool,
 }
@@ -50,33 +59,88 @@ impl Writer<'_> {
         dry_run: bool,
     ) -> Result<ImportPlan, ChangeError> {
         validate_export(&export, &self.changes.limits)?;
-        if !export.segments.is_empty() {
-            return Err(ValidationError {
-                problems: vec![Problem::new(
-                    "segments",
-                    "this version's stores do not hold segments yet; import the flags alone",
-                )],
-            }
-            .into());
-        }
         let loaded = self.changes.store.load().await?;
         let mut current: std::collections::HashMap<String, Flag> = loaded
             .flags
             .into_iter()
             .map(|f| (f.key.clone(), f))
             .collect();
-        // What the flags name (required flags), checked against the state the import leaves.
+        let mut current_segments: std::collections::HashMap<String, Segment> = loaded
+            .segments
+            .into_iter()
+            .map(|s| (s.key.clone(), s))
+            .collect();
+        // What the flags name (segments, required flags), checked against the state the
+        // import leaves.
+        let merging = mode == ImportMode::Merge;
         let kept = current
             .values()
-            .filter(|_| mode == ImportMode::Merge)
+            .filter(|_| merging)
             .filter(|f| !export.flags.iter().any(|i| i.key == f.key));
         let after = kept.chain(&export.flags).cloned();
-        validate_references(&Snapshot::new(0, KillSwitch::default(), after))?;
+        let kept_segments = current_segments
+            .values()
+            .filter(|_| merging)
+            .filter(|s| !export.segments.iter().any(|i| i.key == s.key));
+        let segments_after = kept_segments.chain(&export.segments).cloned();
+        validate_references(
+            &Snapshot::new(0, KillSwitch::default(), after).with_segments(segments_after),
+        )?;
         let mut plan = ImportPlan {
             dry_run,
             ..ImportPlan::default()
         };
         let mut commit = Commit::default();
+        for incoming in &export.segments {
+            let existing = current_segments.remove(&incoming.key);
+            if existing
+                .as_ref()
+                .is_some_and(|e| e.spec() == incoming.spec())
+            {
+                plan.unchanged += 1;
+                continue;
+            }
+            let segment = Segment {
+                version: existing.as_ref().map_or(1, |e| e.version.saturating_add(1)),
+                updated_at: Some(Utc::now()),
+                updated_by: Some(self.actor.to_owned()),
+                ..incoming.clone()
+            };
+            let action = if existing.is_some() {
+                plan.segments_updated.push(segment.key.clone());
+                "import.segment_update"
+            } else {
+                plan.segments_created.push(segment.key.clone());
+                "import.segment_create"
+            };
+            commit.audit.push(self.audit(
+                action,
+                None,
+                existing.as_ref().map(to_value),
+                Some(to_value(&segment)),
+                None,
+            ));
+            commit.writes.push(Write::PutSegment {
+                segment,
+                expected: existing.map(|e| e.version),
+            });
+        }
+        if !merging {
+            for (key, segment) in current_segments {
+                commit.audit.push(self.audit(
+                    "import.segment_delete",
+                    None,
+                    Some(to_value(&segment)),
+                    None,
+                    None,
+                ));
+                commit.writes.push(Write::DeleteSegment {
+                    key: key.clone(),
+                    expected: segment.version,
+                });
+                plan.segments_deleted.push(key);
+            }
+        }
         // Kill switches the import turns on, told to the watchers once it is committed.
         let mut killed: Vec<Flag> = Vec::new();
         for mut incoming in export.flags {
@@ -161,6 +225,9 @@ impl Writer<'_> {
         plan.created.sort();
         plan.updated.sort();
         plan.deleted.sort();
+        plan.segments_created.sort();
+        plan.segments_updated.sort();
+        plan.segments_deleted.sort();
         if !dry_run && !commit.writes.is_empty() {
             self.commit(commit).await?;
             for flag in &killed {

@@ -8,6 +8,7 @@
 //! - [`flags`]: create, replace, patch, delete, roll back.
 //! - [`kill`]: the flag's and the global kill switch.
 //! - [`import`]: restore or merge a backup.
+//! - [`segments`]: create, replace and delete segments.
 //! - [`tokens`]: issue and revoke tokens.
 //! - [`diff`]: what an audit entry records of a change.
 //! - [`plan`]: release plans: start, pause, resume, advance, abort, and the scheduler's steps.
@@ -36,6 +37,7 @@ pub mod kill;
 pub mod limit;
 pub mod plan;
 pub mod precondition;
+pub mod segments;
 pub mod tokens;
 
 pub use error::ChangeError;
@@ -44,6 +46,7 @@ pub use flags::FlagInput;
 pub use import::{ImportMode, ImportPlan};
 pub use limit::WriteLimit;
 pub use precondition::Precondition;
+pub use segments::SegmentInput;
 pub use tokens::{IssuedToken, TokenInfo};
 
 /// How often an unconditional change retries when a writer on another instance got in first.
@@ -164,6 +167,8 @@ fn delta(commit: &Commit) -> Option<Delta> {
         match change {
             Write::PutFlag { flag, .. } => delta.put(flag.clone()),
             Write::DeleteFlag { key, .. } => delta.delete(key),
+            Write::PutSegment { segment, .. } => delta.put_segment(segment.clone()),
+            Write::DeleteSegment { key, .. } => delta.delete_segment(key),
             Write::SetGlobalKillSwitch(switch) => delta.set_global_kill_switch(switch.clone()),
             Write::CreateToken(_) | Write::RevokeToken { .. } => return None,
         }

@@ -48,11 +48,10 @@ impl Published {
     /// The snapshot of what a store returned: the work of a refresh, for the blocking pool
     /// (sorting and indexing thousands of flags takes milliseconds).
     pub fn build(loaded: Loaded) -> Self {
-        Published::new(Snapshot::new(
-            loaded.revision,
-            loaded.global_kill_switch,
-            loaded.flags,
-        ))
+        Published::new(
+            Snapshot::new(loaded.revision, loaded.global_kill_switch, loaded.flags)
+                .with_segments(loaded.segments),
+        )
     }
 
     /// Publishes `snapshot` as it is.

@@ -13,7 +13,7 @@ use redb::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_core::{Flag, KillSwitch};
+use switchyard_core::{Flag, KillSwitch, Segment};
 
 use chrono::{DateTime, Utc};
 
@@ -25,6 +25,7 @@ use super::{
 };
 
 const FLAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("flags");
+const SEGMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("segments");
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 /// The large whitelists history versions share (see `versions`): (flag key, whitelist id) →
 /// its JSON, written once; and how many versions refer to each.
@@ -91,7 +92,7 @@ impl EmbeddedStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         // Create every table once, so readers never meet a missing one.
         let txn = db.begin_write().map_err(db_err)?;
-        for table in [FLAGS, TOKENS, META] {
+        for table in [FLAGS, SEGMENTS, TOKENS, META] {
             txn.open_table(table).map_err(db_err)?;
         }
         txn.open_table(HISTORY).map_err(db_err)?;
@@ -106,6 +107,24 @@ impl EmbeddedStore {
             history_limit,
             fleet: Arc::default(),
         })
+    }
+
+    /// The row `key` of `table`, decoded.
+    async fn one<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(table).map_err(db_err)?;
+            match table.get(key.as_str()).map_err(db_err)? {
+                Some(bytes) => decode(bytes.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     /// Runs blocking redb work off the async executor.
@@ -205,6 +224,29 @@ impl Shared<'_> {
     }
 }
 
+/// The version of segment `key` as stored (`None`: there is none).
+fn segment_version(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    match table.get(key).map_err(db_err)? {
+        Some(bytes) => Ok(Some(decode::<Segment>(bytes.value())?.version)),
+        None => Ok(None),
+    }
+}
+
+/// Every row of `table`, decoded.
+fn all<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(db_err)? {
+        let (_, bytes) = entry.map_err(db_err)?;
+        out.push(decode(bytes.value())?);
+    }
+    Ok(out)
+}
+
 fn apply(
     txn: &redb::WriteTransaction,
     commit: Commit,
@@ -216,6 +258,7 @@ fn apply(
         users: txn.open_table(SHARED).map_err(db_err)?,
         refs: txn.open_table(SHARED_REFS).map_err(db_err)?,
     };
+    let mut segments = txn.open_table(SEGMENTS).map_err(db_err)?;
     let mut tokens = txn.open_table(TOKENS).map_err(db_err)?;
     let mut meta = txn.open_table(META).map_err(db_err)?;
     let mut audit = txn.open_table(AUDIT).map_err(db_err)?;
@@ -279,6 +322,30 @@ fn apply(
                 }
                 flags.remove(key.as_str()).map_err(db_err)?;
             }
+            Write::PutSegment { segment, expected } => {
+                let current = segment_version(&segments, &segment.key)?;
+                if current != expected {
+                    return Err(StoreError::Conflict {
+                        key: segment.key,
+                        expected,
+                        current,
+                    });
+                }
+                segments
+                    .insert(segment.key.as_str(), encode(&segment).as_slice())
+                    .map_err(db_err)?;
+            }
+            Write::DeleteSegment { key, expected } => {
+                let current = segment_version(&segments, &key)?;
+                if current != Some(expected) {
+                    return Err(StoreError::Conflict {
+                        key,
+                        expected: Some(expected),
+                        current,
+                    });
+                }
+                segments.remove(key.as_str()).map_err(db_err)?;
+            }
             Write::SetGlobalKillSwitch(switch) => {
                 meta.insert(KILL_SWITCH, encode(&switch).as_slice())
                     .map_err(db_err)?;
@@ -331,16 +398,11 @@ impl Store for EmbeddedStore {
                 Some(bytes) => decode(bytes.value())?,
                 None => KillSwitch::default(),
             };
-            let table = txn.open_table(FLAGS).map_err(db_err)?;
-            let mut flags = Vec::new();
-            for entry in table.iter().map_err(db_err)? {
-                let (_, bytes) = entry.map_err(db_err)?;
-                flags.push(decode(bytes.value())?);
-            }
             Ok(Loaded {
                 revision: read_revision(&meta)?,
                 global_kill_switch,
-                flags,
+                flags: all(&txn.open_table(FLAGS).map_err(db_err)?)?,
+                segments: all(&txn.open_table(SEGMENTS).map_err(db_err)?)?,
             })
         })
         .await
@@ -355,16 +417,11 @@ impl Store for EmbeddedStore {
     }
 
     async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError> {
-        let key = key.to_owned();
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(db_err)?;
-            let table = txn.open_table(FLAGS).map_err(db_err)?;
-            match table.get(key.as_str()).map_err(db_err)? {
-                Some(bytes) => decode(bytes.value()).map(Some),
-                None => Ok(None),
-            }
-        })
-        .await
+        self.one(FLAGS, key).await
+    }
+
+    async fn segment(&self, key: &str) -> Result<Option<Segment>, StoreError> {
+        self.one(SEGMENTS, key).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<u64, StoreError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchyard_core::{Flag, KillSwitch};
+use switchyard_core::{Flag, KillSwitch, Segment};
 
 use switchyard_core::Role;
 pub use switchyard_core::impact::{Cohort, ImpactSums};
@@ -27,6 +27,8 @@ pub struct Loaded {
     pub global_kill_switch: KillSwitch,
     /// Every flag.
     pub flags: Vec<Flag>,
+    /// Every segment.
+    pub segments: Vec<Segment>,
 }
 
 /// What the commit that made a revision changed, as another instance was told of it: the
@@ -66,6 +68,20 @@ pub enum Write {
     /// Delete the flag, which must be at version `expected`. Its history is kept.
     DeleteFlag {
         /// The flag's key.
+        key: String,
+        /// The version the delete is based on.
+        expected: u64,
+    },
+    /// Write `segment` (its `version` set by the caller); `expected` as for a flag.
+    PutSegment {
+        /// The new state.
+        segment: Segment,
+        /// The version the write is based on (`None`: it must not exist).
+        expected: Option<u64>,
+    },
+    /// Delete the segment, which must be at version `expected`.
+    DeleteSegment {
+        /// The segment's key.
         key: String,
         /// The version the delete is based on.
         expected: u64,
@@ -180,7 +196,7 @@ pub type HistoryLimit = Option<std::num::NonZeroUsize>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A version check failed: the write was based on a stale state. Nothing was written.
-    #[error("flag {key:?} is at version {current:?}, not {expected:?}")]
+    #[error("{key:?} is at version {current:?}, not {expected:?}")]
     Conflict {
         /// The flag concerned.
         key: String,
@@ -216,6 +232,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revision(&self) -> Result<u64, StoreError>;
     /// One flag as stored now.
     async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError>;
+    /// One segment as stored now.
+    async fn segment(&self, key: &str) -> Result<Option<Segment>, StoreError>;
     /// Applies every change and audit entry, or none; returns the new revision.
     async fn commit(&self, commit: Commit) -> Result<u64, StoreError>;
     /// Every stored version of a flag, oldest first (kept after a delete).
@@ -245,7 +263,8 @@ pub trait Store: Send + Sync + 'static {
     fn told(&self, _revision: u64) -> Option<Told> {
         None
     }
-    /// The flags `keys` and the kill switch at one revision. By default read from a whole
+    /// The flags `keys` and the kill switch at one revision (a commit that changed segments
+    /// is not told: readers load it whole). By default read from a whole
     /// [`Store::load`]; a store that implements [`Store::told`] reads just those.
     async fn load_some(&self, keys: &[String]) -> Result<Partial, StoreError> {
         let loaded = self.load().await?;

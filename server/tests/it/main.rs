@@ -22,6 +22,7 @@ mod plans;
 mod process;
 mod redis;
 mod retention;
+mod segments;
 mod snapshot;
 mod store_contract;
 mod streams;

@@ -161,6 +161,77 @@ async fn a_commit_applies_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn segments_are_versioned_and_written_all_or_nothing_with_flags() {
+    use switchyard_core::Segment;
+    let segment = |version| Segment {
+        version,
+        description: format!("v{version}"),
+        ..Segment::new("beta")
+    };
+    for (name, store, _guard) in stores().await {
+        store
+            .commit(Commit {
+                writes: vec![
+                    Write::PutSegment {
+                        segment: segment(1),
+                        expected: None,
+                    },
+                    put("a", 1, None),
+                ],
+                audit: vec![entry("x", None)],
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.segment("beta").await.unwrap(),
+            Some(segment(1)),
+            "{name}"
+        );
+        // A stale segment version fails the whole commit: the flag is not written either.
+        let stale = Commit {
+            writes: vec![
+                put("b", 1, None),
+                Write::PutSegment {
+                    segment: segment(2),
+                    expected: Some(5),
+                },
+            ],
+            audit: vec![],
+        };
+        let err = store.commit(stale).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { ref key, expected: Some(5), current: Some(1) } if key == "beta"),
+            "{name}: {err}"
+        );
+        assert!(store.flag("b").await.unwrap().is_none(), "{name}");
+        store
+            .commit(Commit {
+                writes: vec![Write::PutSegment {
+                    segment: segment(2),
+                    expected: Some(1),
+                }],
+                audit: vec![],
+            })
+            .await
+            .unwrap();
+        let loaded = store.load().await.unwrap();
+        assert_eq!(loaded.segments, vec![segment(2)], "{name}");
+        let delete = |expected| Commit {
+            writes: vec![Write::DeleteSegment {
+                key: "beta".into(),
+                expected,
+            }],
+            audit: vec![],
+        };
+        assert!(store.commit(delete(1)).await.is_err(), "{name}");
+        let revision = store.commit(delete(2)).await.unwrap();
+        assert_eq!(revision, 3, "{name}");
+        assert_eq!(store.segment("beta").await.unwrap(), None, "{name}");
+        assert!(store.load().await.unwrap().segments.is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn versions_history_and_deletes() {
     for (name, store, _guard) in stores().await {
         store

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use redis::{AsyncCommands, RedisError, Script};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use switchyard_core::{Flag, KillSwitch};
+use switchyard_core::{Flag, KillSwitch, Segment};
 use tokio::sync::watch;
 
 use chrono::{DateTime, Utc};
@@ -209,6 +209,17 @@ impl RedisStore {
     fn key(&self, suffix: &str) -> String {
         format!("{}:{suffix}", self.prefix)
     }
+
+    /// The field `key` of the hash `hash` (`flags` or `segments`), decoded.
+    async fn one<T: serde::de::DeserializeOwned>(
+        &self,
+        hash: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let mut conn = self.conn()?;
+        let raw: Option<String> = conn.hget(self.key(hash), key).await.map_err(unavailable)?;
+        raw.map(|r| decode(&r)).transpose()
+    }
 }
 
 fn parse_version(text: &str) -> Option<u64> {
@@ -219,11 +230,13 @@ fn parse_version(text: &str) -> Option<u64> {
 impl Store for RedisStore {
     async fn load(&self) -> Result<Loaded, StoreError> {
         let mut conn = self.conn()?;
-        let (revision, switch, flags): (Option<u64>, Option<String>, Vec<String>) = redis::pipe()
+        type Read = (Option<u64>, Option<String>, Vec<String>, Vec<String>);
+        let (revision, switch, flags, segments): Read = redis::pipe()
             .atomic()
             .get(self.key("revision"))
             .get(self.key("kill_switch"))
             .hvals(self.key("flags"))
+            .hvals(self.key("segments"))
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
@@ -236,6 +249,10 @@ impl Store for RedisStore {
                     None => KillSwitch::default(),
                 },
                 flags: flags
+                    .iter()
+                    .map(|raw| decode(raw))
+                    .collect::<Result<_, _>>()?,
+                segments: segments
                     .iter()
                     .map(|raw| decode(raw))
                     .collect::<Result<_, _>>()?,
@@ -252,12 +269,11 @@ impl Store for RedisStore {
     }
 
     async fn flag(&self, key: &str) -> Result<Option<Flag>, StoreError> {
-        let mut conn = self.conn()?;
-        let raw: Option<String> = conn
-            .hget(self.key("flags"), key)
-            .await
-            .map_err(unavailable)?;
-        raw.map(|r| decode(&r)).transpose()
+        self.one("flags", key).await
+    }
+
+    async fn segment(&self, key: &str) -> Result<Option<Segment>, StoreError> {
+        self.one("segments", key).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<u64, StoreError> {

@@ -10,19 +10,21 @@ local p = ARGV[1]
 local n = tonumber(ARGV[2])
 local m = tonumber(ARGV[3])
 local keep = tonumber(ARGV[4])
-local flags, tokens = p .. ':flags', p .. ':tokens'
+local flags, tokens, segments = p .. ':flags', p .. ':tokens', p .. ':segments'
 local base = 5
 local per = 7
 local function arg(i, field) return ARGV[base + i * per + field] end
-local function version_of(key)
-  local raw = redis.call('HGET', flags, key)
+local function version_of(hash, key)
+  local raw = redis.call('HGET', hash, key)
   if not raw then return nil end
   return tonumber(cjson.decode(raw)['version'])
 end
 for i = 0, n - 1 do
   local op, key, expected = arg(i, 0), arg(i, 1), arg(i, 2)
-  if op == 'put' or op == 'delete' then
-    local current = version_of(key)
+  if op == 'put' or op == 'delete' or op == 'seg_put' or op == 'seg_delete' then
+    local hash = flags
+    if op == 'seg_put' or op == 'seg_delete' then hash = segments end
+    local current = version_of(hash, key)
     local want = nil
     if expected ~= '' then want = tonumber(expected) end
     if current ~= want then
@@ -50,7 +52,8 @@ if last then
   local last_id = tonumber(string.match(last[1], '^(%d+)'))
   if last_id > seq then seq = last_id end
 end
--- What the announcement names: the flags written or deleted, a kill switch or token change.
+-- What the announcement names: the flags written or deleted, a kill switch; a token or
+-- segment change is announced bare (readers load everything).
 local changed, kill, tok = {}, false, false
 for i = 0, n - 1 do
   local op, key, payload = arg(i, 0), arg(i, 1), arg(i, 3)
@@ -91,6 +94,10 @@ for i = 0, n - 1 do
     redis.call('HDEL', flags, key)
   elseif op == 'kill' then
     redis.call('SET', p .. ':kill_switch', payload)
+  elseif op == 'seg_put' then
+    redis.call('HSET', segments, key, payload)
+  elseif op == 'seg_delete' then
+    redis.call('HDEL', segments, key)
   elseif op == 'token_create' then
     redis.call('HSET', tokens, key, payload)
   elseif op == 'token_revoke' then
@@ -216,6 +223,12 @@ pub(super) fn script_args(change: &Write) -> [String; 7] {
         }
         Write::DeleteFlag { key, expected } => {
             plain("delete", key, version(Some(*expected)), String::new())
+        }
+        Write::PutSegment { segment, expected } => {
+            plain("seg_put", &segment.key, version(*expected), encode(segment))
+        }
+        Write::DeleteSegment { key, expected } => {
+            plain("seg_delete", key, version(Some(*expected)), String::new())
         }
         Write::SetGlobalKillSwitch(switch) => plain("kill", "", String::new(), encode(switch)),
         Write::CreateToken(record) => {
