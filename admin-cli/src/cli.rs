@@ -71,6 +71,9 @@ pub enum Command {
     /// Add, remove, move or list a flag's rules (tried in order, after the whitelist).
     #[command(subcommand)]
     Rules(commands::targeting::RulesCommand),
+    /// Create, edit, delete or list segments (named lists of constraints rules refer to).
+    #[command(subcommand)]
+    Segments(commands::segments::SegmentsCommand),
     /// Set the flags a flag requires (none: clear): PARENT, PARENT=off, PARENT:v1,v2.
     Requires(commands::targeting::RequiresArgs),
     /// Kill a flag (or everything, with --global): off for everyone, at once.

@@ -61,6 +61,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Markets(cmd) => commands::edit::markets(&ctx, cmd).await,
         Command::Variants(cmd) => commands::targeting::variants(&ctx, cmd).await,
         Command::Rules(cmd) => commands::targeting::rules(&ctx, cmd).await,
+        Command::Segments(cmd) => commands::segments::run(&ctx, cmd).await,
         Command::Requires(args) => commands::targeting::requires(&ctx, args).await,
         Command::Kill(args) => commands::kill::kill(&ctx, args).await,
         Command::Unkill(args) => commands::kill::unkill(&ctx, args).await,

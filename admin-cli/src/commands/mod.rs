@@ -9,6 +9,7 @@ pub mod flags;
 pub mod fleet;
 pub mod kill;
 pub mod plan;
+pub mod segments;
 pub mod status;
 pub mod targeting;
 pub mod tokens;

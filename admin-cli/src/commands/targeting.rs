@@ -124,7 +124,7 @@ fn variant(text: &str) -> Result<FlagVariant, CliError> {
 
 /// `ATTRIBUTE OPERATOR VALUES` (`!OPERATOR` inverted) as a constraint, checked as the server
 /// checks it.
-fn constraint(text: &str) -> Result<Constraint, CliError> {
+pub(super) fn constraint(text: &str) -> Result<Constraint, CliError> {
     let mut parts = text
         .splitn(3, char::is_whitespace)
         .filter(|p| !p.is_empty());
@@ -177,8 +177,8 @@ fn requirement(text: &str) -> Requirement {
     }
 }
 
-/// A rule's constraints as one readable cell.
-fn constraints_cell(rule: &Value) -> String {
+/// A rule's (or a segment's) constraints as one readable cell.
+pub(super) fn constraints_cell(rule: &Value) -> String {
     let shown: Vec<String> = rule["constraints"]
         .as_array()
         .into_iter()

@@ -205,3 +205,101 @@ async fn variants_rules_and_requires_from_the_terminal() {
     let cleared = ok(&s, &["variants", "clear", "checkout"]).await;
     assert!(cleared.stdout.contains("→ on/off"), "{}", cleared.stdout);
 }
+
+#[tokio::test]
+async fn segments_from_the_terminal() {
+    let s = server().await;
+    let created = ok(
+        &s,
+        &[
+            "segments",
+            "create",
+            "beta-testers",
+            "--when",
+            "plan IN beta,staff",
+            "--description",
+            "beta",
+        ],
+    )
+    .await;
+    assert_eq!(
+        created.stdout.trim(),
+        "created segment beta-testers (v1): plan IN beta,staff"
+    );
+    ok(&s, &["flags", "create", "checkout", "--enabled"]).await;
+    ok(
+        &s,
+        &[
+            "rules",
+            "add",
+            "checkout",
+            "beta",
+            "--segment",
+            "beta-testers",
+        ],
+    )
+    .await;
+    let on = ok(
+        &s,
+        &["eval", "checkout", "--user", "u", "--attr", "plan=staff"],
+    )
+    .await;
+    assert!(
+        on.stdout.contains("ON (RULE_MATCH, rule \"beta\""),
+        "{}",
+        on.stdout
+    );
+    let edited = ok(
+        &s,
+        &["segments", "edit", "beta-testers", "--when", "plan IN beta"],
+    )
+    .await;
+    assert_eq!(
+        edited.stdout.trim(),
+        "segment beta-testers plan IN beta,staff → plan IN beta (v1 → v2)"
+    );
+    let off = ok(
+        &s,
+        &["eval", "checkout", "--user", "u", "--attr", "plan=staff"],
+    )
+    .await;
+    assert!(off.stdout.contains("off (ROLLOUT"), "{}", off.stdout);
+    let listed = ok(&s, &["segments", "list"]).await;
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("beta-testers  plan IN beta")),
+        "{}",
+        listed.stdout
+    );
+    // In use: refused as a conflict (exit 5), naming the flag; a bad constraint is exit 2.
+    let run = run_as(
+        &s,
+        Some(ADMIN),
+        &["segments", "delete", "beta-testers", "--yes"],
+    )
+    .await;
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("checkout"), "{}", run.stderr);
+    let run = run_as(
+        &s,
+        Some(ADMIN),
+        &["segments", "create", "x", "--when", "plan IS beta"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    ok(&s, &["rules", "remove", "checkout", "beta"]).await;
+    let deleted = ok(&s, &["segments", "delete", "beta-testers", "--yes"]).await;
+    assert_eq!(
+        deleted.stdout.trim(),
+        "deleted segment beta-testers (was v2)"
+    );
+    assert!(
+        get(&s, "/v1/segments").await["segments"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
