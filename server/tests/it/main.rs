@@ -18,6 +18,7 @@ mod impact;
 mod kill;
 mod limits;
 mod ofrep;
+mod ofrep_js;
 mod plans;
 mod process;
 mod redis;
