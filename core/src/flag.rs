@@ -206,6 +206,32 @@ impl Flag {
         }
     }
 
+    /// The percentage a release plan walks: rule `rule`'s (`None` when the flag has no
+    /// such rule), or the base `rollout_percentage` when `rule` is `None`.
+    pub fn walked_percentage(&self, rule: Option<&str>) -> Option<u32> {
+        match rule {
+            None => Some(self.rollout_percentage),
+            Some(name) => self
+                .rules
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.rollout_percentage),
+        }
+    }
+
+    /// Sets the percentage a release plan walks (see [`Flag::walked_percentage`]); a rule
+    /// the flag does not have is left alone.
+    pub fn set_walked_percentage(&mut self, rule: Option<&str>, percentage: u32) {
+        match rule {
+            None => self.rollout_percentage = percentage,
+            Some(name) => {
+                if let Some(r) = self.rules.iter_mut().find(|r| r.name == name) {
+                    r.rollout_percentage = percentage;
+                }
+            }
+        }
+    }
+
     /// The stickiness group users are bucketed in: `group_id`, else the key.
     pub fn group(&self) -> &str {
         self.group_id.as_deref().unwrap_or(&self.key)

@@ -53,6 +53,9 @@ pub struct StartArgs {
     /// What a guard's trip does: pause, rollback or kill.
     #[arg(long, value_parser = ["pause", "rollback", "kill"])]
     pub on_trip: Option<String>,
+    /// Walk this rule's percentage instead of the flag's base rollout.
+    #[arg(long)]
+    pub rule: Option<String>,
     /// Why, for the audit trail.
     #[arg(long)]
     pub reason: Option<String>,
@@ -261,6 +264,9 @@ async fn start(ctx: &Ctx, args: StartArgs) -> Result<(), CliError> {
     }
     if let Some(on_trip) = &args.on_trip {
         body["on_trip"] = json!(on_trip);
+    }
+    if let Some(rule) = &args.rule {
+        body["rule"] = json!(rule);
     }
     if args.template.is_none() && args.stages.is_none() {
         return Err(CliError::Usage(

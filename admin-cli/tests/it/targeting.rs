@@ -303,3 +303,42 @@ async fn segments_from_the_terminal() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_release_plan_walks_a_rule_from_the_terminal() {
+    let s = server().await;
+    ok(&s, &["flags", "create", "checkout", "--enabled"]).await;
+    ok(
+        &s,
+        &[
+            "rules",
+            "add",
+            "checkout",
+            "FR",
+            "--when",
+            "market IN FR",
+            "--rollout",
+            "0",
+        ],
+    )
+    .await;
+    ok(
+        &s,
+        &[
+            "plan",
+            "start",
+            "checkout",
+            "--rule",
+            "FR",
+            "--stages",
+            "25:1h,100",
+            "--yes",
+        ],
+    )
+    .await;
+    let flag = get(&s, "/v1/flags/checkout").await;
+    assert_eq!(flag["rules"][0]["rollout_percentage"], 25, "{flag}");
+    assert_eq!(flag["plan"]["rule"], "FR");
+    let listed = ok(&s, &["rules", "list", "checkout"]).await;
+    assert!(listed.stdout.contains("25%"), "{}", listed.stdout);
+}

@@ -210,6 +210,10 @@ pub struct ReleasePlan {
     /// Why it was paused or aborted, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The rule (by name) whose `rollout_percentage` the plan walks; `None`: the flag's base
+    /// `rollout_percentage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// The most stages and guards one plan may have.
@@ -264,6 +268,7 @@ impl ReleasePlan {
             started_at: None,
             tripped_by: None,
             note: None,
+            rule: None,
         }
     }
 

@@ -211,6 +211,14 @@ fn flag_problems(flag: &Flag, limits: &Limits) -> Vec<Problem> {
     let mut problems = Vec::new();
     if let Some(plan) = &flag.plan {
         problems.extend(plan.problems().into_iter().map(|p| p.within("plan")));
+        if let Some(rule) = plan.rule.as_deref().filter(|_| plan.state.is_open())
+            && flag.walked_percentage(Some(rule)).is_none()
+        {
+            problems.push(Problem::new(
+                "plan.rule",
+                format!("the release plan walks rule {rule:?}, which the flag does not have; keep the rule, or abort the plan first"),
+            ));
+        }
     }
     problems.extend(validate_key(&flag.key).err());
     if let Some(group) = &flag.group_id {

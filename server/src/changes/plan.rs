@@ -63,18 +63,20 @@ pub(super) fn pause_if_steered(
     next: &mut Flag,
     now: DateTime<Utc>,
 ) -> Option<String> {
-    let plan = next.plan.as_mut()?;
-    let untouched = before.plan.as_ref() == Some(&*plan);
-    let steered = next.rollout_percentage != before.rollout_percentage
+    let plan = next.plan.as_deref()?;
+    let untouched = before.plan.as_deref() == Some(plan);
+    let rule = plan.rule.as_deref();
+    let steered = next.walked_percentage(rule) != before.walked_percentage(rule)
         || next.kill_switch != before.kill_switch;
     if automatic || !untouched || !steered || plan.state != PlanState::Running {
         return None;
     }
-    let field = if next.kill_switch != before.kill_switch {
-        "kill switch"
-    } else {
-        "rollout percentage"
+    let field = match (next.kill_switch != before.kill_switch, rule) {
+        (true, _) => "kill switch".to_owned(),
+        (false, None) => "rollout percentage".to_owned(),
+        (false, Some(rule)) => format!("rollout percentage of rule {rule:?}"),
     };
+    let plan = next.plan.as_mut()?;
     let note = format!("paused: {actor} changed the {field} by hand");
     pause(plan, now, note.clone());
     Some(note)
@@ -100,7 +102,12 @@ fn apply_step(mut flag: Flag, step: &Step, now: DateTime<Utc>) -> Flag {
             plan.stage_started_at = now;
             plan.held_ms = None;
             plan.note = None;
-            flag.rollout_percentage = plan.stages[*to].rollout_percentage;
+            let p = plan.stages[*to].rollout_percentage;
+            let rule = plan.rule.clone();
+            flag.set_walked_percentage(rule.as_deref(), p);
+            let Some(plan) = flag.plan.as_mut() else {
+                return flag;
+            };
             // Reaching a last stage without a hold completes the plan in the same write.
             if *to + 1 == plan.stages.len() && plan.stages[*to].hold.is_none() {
                 plan.state = PlanState::Completed;
@@ -110,7 +117,8 @@ fn apply_step(mut flag: Flag, step: &Step, now: DateTime<Utc>) -> Flag {
             plan.state = PlanState::Completed;
             plan.held_ms = None;
             if let Some(last) = plan.stages.get(plan.stage) {
-                flag.rollout_percentage = last.rollout_percentage;
+                let (p, rule) = (last.rollout_percentage, plan.rule.clone());
+                flag.set_walked_percentage(rule.as_deref(), p);
             }
         }
         Step::Trip { guard, value } => {
@@ -126,7 +134,10 @@ fn apply_step(mut flag: Flag, step: &Step, now: DateTime<Utc>) -> Flag {
             plan.state = PlanState::Tripped;
             match plan.on_trip {
                 OnTrip::Pause => {}
-                OnTrip::Rollback => flag.rollout_percentage = plan.previous_percentage(),
+                OnTrip::Rollback => {
+                    let (p, rule) = (plan.previous_percentage(), plan.rule.clone());
+                    flag.set_walked_percentage(rule.as_deref(), p);
+                }
                 OnTrip::Kill => flag.kill_switch = true,
             }
         }
@@ -199,7 +210,20 @@ impl Writer<'_> {
                 ),
             ));
         }
-        plan.started_from = current.rollout_percentage;
+        let rule = plan.rule.clone();
+        let Some(started_from) = current.walked_percentage(rule.as_deref()) else {
+            return Err(ChangeError::Invalid(switchyard_core::ValidationError {
+                problems: vec![switchyard_core::Problem::new(
+                    "rule",
+                    format!(
+                        "flag {key:?} has no rule named {:?}: name one of its rules, or none \
+                         to walk the base rollout",
+                        rule.unwrap_or_default()
+                    ),
+                )],
+            }));
+        };
+        plan.started_from = started_from;
         plan.started_by = Some(self.actor.to_owned());
         plan.started_at = Some(Utc::now());
         let first = plan.stages.first().map_or(0, |s| s.rollout_percentage);
@@ -211,14 +235,17 @@ impl Writer<'_> {
             "plan.started",
             |f| {
                 format!(
-                    "{} started a release plan on {} ({stages} stages): now at {first} %",
-                    self.actor, f.key
+                    "{} started a release plan on {}{} ({stages} stages): now at {first} %",
+                    self.actor,
+                    f.key,
+                    rule.as_deref()
+                        .map_or(String::new(), |r| format!(" (rule {r:?})"))
                 )
             },
-            |f| Flag {
-                rollout_percentage: first,
-                plan: Some(Box::new(plan.clone())),
-                ..f
+            |mut f| {
+                f.set_walked_percentage(rule.as_deref(), first);
+                f.plan = Some(Box::new(plan.clone()));
+                f
             },
         )
         .await

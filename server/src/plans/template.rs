@@ -24,6 +24,8 @@ pub struct PlanRequest {
     pub guards: Option<Vec<Guard>>,
     /// What a trip does (replaces the template's; `pause` without either).
     pub on_trip: Option<OnTrip>,
+    /// The rule whose percentage the plan walks (the base rollout when absent).
+    pub rule: Option<String>,
     /// Why, for the audit trail.
     pub reason: Option<String>,
 }
@@ -92,7 +94,10 @@ pub fn build(
     if let Some(t) = request.on_trip {
         on_trip = t;
     }
-    let plan = ReleasePlan::new(stages, guards, on_trip, now);
+    let plan = ReleasePlan {
+        rule: request.rule,
+        ..ReleasePlan::new(stages, guards, on_trip, now)
+    };
     let mut problems = plan.problems();
     if plan.guards.iter().any(|g| g.prometheus.is_some()) && !prometheus_configured {
         problems.push(Problem::new(

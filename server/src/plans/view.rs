@@ -57,8 +57,11 @@ pub struct PlanView<'a> {
     pub flag: &'a str,
     /// The flag's version.
     pub version: u64,
-    /// The flag's percentage now.
+    /// The percentage the plan walks, now (the rule's when it walks one).
     pub rollout_percentage: u32,
+    /// The rule whose percentage it walks; absent: the base rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'a str>,
     /// Where the plan is.
     pub state: PlanState,
     /// The current stage, 0 first.
@@ -123,7 +126,10 @@ pub fn view<'a>(flag: &'a Flag, guards: &Guards, now: DateTime<Utc>) -> Option<P
     Some(PlanView {
         flag: &flag.key,
         version: flag.version,
-        rollout_percentage: flag.rollout_percentage,
+        rollout_percentage: flag
+            .walked_percentage(plan.rule.as_deref())
+            .unwrap_or(flag.rollout_percentage),
+        rule: plan.rule.as_deref(),
         state: plan.state,
         stage: plan.stage,
         stages: &plan.stages,

@@ -177,6 +177,102 @@ async fn a_plan_walks_its_stages_on_time_and_completes() {
 }
 
 #[tokio::test]
+async fn a_plan_that_names_a_rule_walks_that_rules_percentage() {
+    let app = planned(&[]).await;
+    app.create(
+        "search",
+        json!({"enabled": true, "rollout_percentage": 7, "rules": [
+            {"name": "FR", "constraints": [{"attribute": "market", "operator": "IN", "values": ["FR"]}],
+             "rollout_percentage": 0}]}),
+    )
+    .await;
+    // A rule the flag does not have is refused.
+    let res = app
+        .send(
+            Method::PUT,
+            "/v1/flags/search/plan",
+            Some(ADMIN),
+            Some(json!({"rule": "DE", "stages": [{"rollout_percentage": 10}]})),
+        )
+        .await;
+    let answer = problem(res, StatusCode::BAD_REQUEST).await;
+    assert!(answer.to_string().contains("no rule named"), "{answer}");
+    let shown = start(
+        &app,
+        "search",
+        json!({"rule": "FR", "stages": [
+            {"rollout_percentage": 10, "hold": "1s"},
+            {"rollout_percentage": 100}
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (&shown["rollout_percentage"], &shown["rule"]),
+        (&json!(10), &json!("FR"))
+    );
+    let (_, flag) = app
+        .call(Method::GET, "/v1/flags/search", Some(ADMIN), None)
+        .await;
+    assert_eq!(
+        (
+            &flag["rules"][0]["rollout_percentage"],
+            &flag["rollout_percentage"]
+        ),
+        (&json!(10), &json!(7)),
+        "the rule's percentage moves, the base rollout stays"
+    );
+    eventually("the rule at 100 %", || async {
+        plan(&app, "search").await["state"] == "completed"
+    })
+    .await;
+    let (_, flag) = app
+        .call(Method::GET, "/v1/flags/search", Some(ADMIN), None)
+        .await;
+    assert_eq!(
+        (
+            &flag["rules"][0]["rollout_percentage"],
+            &flag["rollout_percentage"]
+        ),
+        (&json!(100), &json!(7))
+    );
+    // While a plan walks a rule, the rule cannot be taken away.
+    start(
+        &app,
+        "search",
+        json!({"rule": "FR", "stages": [{"rollout_percentage": 20, "hold": "1h"}, {"rollout_percentage": 100}]}),
+    )
+    .await;
+    let res = app
+        .send(
+            Method::PATCH,
+            "/v1/flags/search",
+            Some(ADMIN),
+            Some(json!({"rules": []})),
+        )
+        .await;
+    let answer = problem(res, StatusCode::BAD_REQUEST).await;
+    assert!(answer.to_string().contains("plan.rule"), "{answer}");
+    // A person moving the rule's percentage pauses the plan, as for the base rollout.
+    let rules = json!([{"name": "FR", "constraints": [{"attribute": "market", "operator": "IN", "values": ["FR"]}],
+                        "rollout_percentage": 30}]);
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            "/v1/flags/search",
+            Some(ADMIN),
+            Some(json!({"rules": rules})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let paused = plan(&app, "search").await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert!(
+        paused["note"].as_str().unwrap().contains("rule \"FR\""),
+        "{paused}"
+    );
+}
+
+#[tokio::test]
 async fn a_person_pauses_resumes_advances_and_aborts() {
     let app = planned(&[]).await;
     app.create("f", json!({"enabled": true})).await;
