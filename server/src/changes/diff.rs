@@ -46,7 +46,60 @@ pub fn audited(before: Option<&Flag>, after: Option<&Flag>) -> (Option<Value>, O
         new.insert("whitelist_added".into(), serde_json::json!(added));
         new.insert("whitelist_removed".into(), serde_json::json!(removed));
     }
+    if before.rules != after.rules {
+        old.remove("rules");
+        new.remove("rules");
+        rule_changes(before, after, &mut old, &mut new);
+    }
     (Some(Value::Object(old)), Some(Value::Object(new)))
+}
+
+/// A change to a flag's rules, rule by rule (by name): `rules_added` (after), `rules_removed`
+/// (before), `rules_changed` (each side's version of the rules that differ), and
+/// `rules_order` (the names in order, each side) when the rules kept moved.
+fn rule_changes(
+    before: &Flag,
+    after: &Flag,
+    old: &mut serde_json::Map<String, Value>,
+    new: &mut serde_json::Map<String, Value>,
+) {
+    let find = |flag: &Flag, name: &str| flag.rules.iter().find(|r| r.name == name).cloned();
+    let added: Vec<Value> = (after.rules.iter())
+        .filter(|r| find(before, &r.name).is_none())
+        .map(to_value)
+        .collect();
+    let removed: Vec<Value> = (before.rules.iter())
+        .filter(|r| find(after, &r.name).is_none())
+        .map(to_value)
+        .collect();
+    let (mut was, mut is) = (serde_json::Map::new(), serde_json::Map::new());
+    for rule in &after.rules {
+        if let Some(previous) = find(before, &rule.name).filter(|p| p != rule) {
+            was.insert(rule.name.clone(), to_value(&previous));
+            is.insert(rule.name.clone(), to_value(rule));
+        }
+    }
+    let kept = |flag: &Flag, other: &Flag| -> Vec<String> {
+        (flag.rules.iter())
+            .filter(|r| find(other, &r.name).is_some())
+            .map(|r| r.name.clone())
+            .collect()
+    };
+    let (order_before, order_after) = (kept(before, after), kept(after, before));
+    if !added.is_empty() {
+        new.insert("rules_added".into(), Value::Array(added));
+    }
+    if !removed.is_empty() {
+        old.insert("rules_removed".into(), Value::Array(removed));
+    }
+    if !is.is_empty() {
+        old.insert("rules_changed".into(), Value::Object(was));
+        new.insert("rules_changed".into(), Value::Object(is));
+    }
+    if order_before != order_after {
+        old.insert("rules_order".into(), serde_json::json!(order_before));
+        new.insert("rules_order".into(), serde_json::json!(order_after));
+    }
 }
 
 /// Whether two flags hold the same content, whatever their versions and stamps.
@@ -58,4 +111,50 @@ pub fn same_content(a: &Flag, b: &Flag) -> bool {
         ..f.clone()
     };
     strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use switchyard_core::Rule;
+
+    #[test]
+    fn a_rules_change_is_recorded_rule_by_rule() {
+        let rule = |name: &str, p| Rule {
+            rollout_percentage: p,
+            ..Rule::new(name)
+        };
+        let before = Flag {
+            rules: vec![rule("a", 10), rule("b", 20), rule("c", 30)],
+            version: 1,
+            ..Flag::new("f")
+        };
+        let after = Flag {
+            rules: vec![rule("c", 30), rule("a", 15), rule("d", 40)],
+            version: 2,
+            ..Flag::new("f")
+        };
+        let (old, new) = audited(Some(&before), Some(&after));
+        let (old, new) = (old.unwrap(), new.unwrap());
+        assert_eq!(new["rules_added"], json!([to_value(&rule("d", 40))]));
+        assert_eq!(old["rules_removed"], json!([to_value(&rule("b", 20))]));
+        assert_eq!(old["rules_changed"], json!({"a": to_value(&rule("a", 10))}));
+        assert_eq!(new["rules_changed"], json!({"a": to_value(&rule("a", 15))}));
+        assert_eq!(
+            (&old["rules_order"], &new["rules_order"]),
+            (&json!(["a", "c"]), &json!(["c", "a"]))
+        );
+        assert!(old.get("rules").is_none() && new.get("rules").is_none());
+        // An unrelated change records no rule at all.
+        let renamed = Flag {
+            description: "x".into(),
+            ..before.clone()
+        };
+        let (_, new) = audited(Some(&before), Some(&renamed));
+        assert_eq!(
+            new.unwrap().as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["description", "version"]
+        );
+    }
 }
