@@ -3,6 +3,7 @@
 //! no lock, no I/O.
 
 use crate::bucket::{bucket, split};
+use crate::constraint::all_match;
 use crate::context::Context;
 use crate::decision::{Decision, Pick, Reason};
 use crate::flag::Flag;
@@ -176,7 +177,7 @@ fn includes(
     ctx: &Context<'_>,
 ) -> bool {
     let now = ctx.now();
-    rule.constraints.iter().all(|c| c.matches(ctx, now))
+    all_match(&rule.constraints, ctx, now)
         && rule.segments.iter().all(|key| {
             snapshot
                 .and_then(|s| s.segment(key))

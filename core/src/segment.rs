@@ -82,7 +82,7 @@ impl Segment {
 
     /// Whether `ctx` is in the segment (`now`: the evaluator's clock, for date operators).
     pub fn matches(&self, ctx: &(impl Attributes + ?Sized), now: Option<DateTime<Utc>>) -> bool {
-        self.constraints.iter().all(|c| c.matches(ctx, now))
+        crate::constraint::all_match(&self.constraints, ctx, now)
     }
 
     /// Whether a date constraint may read the evaluator's clock.

@@ -340,6 +340,15 @@ impl Constraint {
         self.compare(ctx, now) != self.spec.inverted
     }
 
+    /// Whether it compares cheaply: a set lookup, a string or a number comparison, against
+    /// parsing the attribute (a version, a date) or running a pattern.
+    pub fn is_cheap(&self) -> bool {
+        matches!(
+            self.against,
+            Against::Set(_) | Against::Strings(_) | Against::Number(_) | Against::Refused(_)
+        )
+    }
+
     /// Whether it compares dates (and so may need the evaluator's clock).
     pub fn uses_clock(&self) -> bool {
         matches!(self.against, Against::Date(_))
@@ -399,20 +408,62 @@ impl Constraint {
                 }
             }
             (Against::Version(v), Some(value)) => {
-                let Ok(x) = semver::Version::parse(value) else {
-                    return false;
+                // A plain `X.Y.Z` against a plain version compares as three numbers, without
+                // the parser (most of what an app sends); anything else is parsed.
+                let order = match plain_version(value) {
+                    Some(x) if v.pre.is_empty() && v.build.is_empty() => {
+                        x.cmp(&(v.major, v.minor, v.patch))
+                    }
+                    _ => match semver::Version::parse(value) {
+                        Ok(x) => x.cmp(v),
+                        Err(_) => return false,
+                    },
                 };
                 match self.operator {
-                    Operator::SemverEq => x == *v,
-                    Operator::SemverGt => x > *v,
-                    Operator::SemverGte => x >= *v,
-                    Operator::SemverLt => x < *v,
-                    _ => x <= *v,
+                    Operator::SemverEq => order.is_eq(),
+                    Operator::SemverGt => order.is_gt(),
+                    Operator::SemverGte => order.is_ge(),
+                    Operator::SemverLt => order.is_lt(),
+                    _ => order.is_le(),
                 }
             }
             (Against::Pattern(pattern), Some(value)) => pattern.is_match(value),
         }
     }
+}
+
+/// `X.Y.Z` of plain decimal numbers (no leading zero, no pre-release, no build), as semver
+/// reads it; `None` for anything else, which the semver parser then reads (or refuses).
+fn plain_version(text: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = text.split('.');
+    let mut number = || -> Option<u64> {
+        let part = parts.next()?;
+        let plain = !part.is_empty()
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part == "0" || !part.starts_with('0'));
+        if plain { part.parse().ok() } else { None }
+    };
+    let version = (number()?, number()?, number()?);
+    parts.next().is_none().then_some(version)
+}
+
+/// Whether `ctx` matches every one of `constraints` (a rule's or a segment's). They are a
+/// conjunction, so the order they are tried in changes no answer: the cheap ones go first,
+/// and a context one of them refuses never pays for parsing a version or running a pattern.
+pub fn all_match(
+    constraints: &[Constraint],
+    ctx: &(impl Attributes + ?Sized),
+    now: Option<DateTime<Utc>>,
+) -> bool {
+    let (cheap, dear) = (
+        |c: &&Constraint| c.is_cheap(),
+        |c: &&Constraint| !c.is_cheap(),
+    );
+    constraints
+        .iter()
+        .filter(cheap)
+        .all(|c| c.matches(ctx, now))
+        && constraints.iter().filter(dear).all(|c| c.matches(ctx, now))
 }
 
 /// The attribute the date operators compare by default: when a context does not send it,
@@ -443,131 +494,4 @@ impl<'de> Deserialize<'de> for Constraint {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    struct Ctx(HashMap<&'static str, &'static str>);
-
-    impl Attributes for Ctx {
-        fn attribute(&self, name: &str) -> Option<&str> {
-            self.0.get(name).copied()
-        }
-    }
-
-    fn constraint(op: &str, values: &[&str], value: Option<&str>) -> Result<Constraint, String> {
-        Constraint::new(ConstraintSpec {
-            attribute: "a".into(),
-            operator: op.into(),
-            values: values.iter().map(|v| (*v).to_owned()).collect(),
-            value: value.map(str::to_owned),
-            ..ConstraintSpec::default()
-        })
-    }
-
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-    }
-
-    #[test]
-    fn what_cannot_match_is_refused_when_built() {
-        for (op, value, why) in [
-            ("NOT_AN_OPERATOR", "1", "unknown operator"),
-            ("NUM_GT", "ten", "not a number"),
-            ("DATE_AFTER", "yesterday", "not a date"),
-            ("SEMVER_GT", "v2", "not a semantic version"),
-            ("REGEX", "(", "does not compile"),
-        ] {
-            let e = constraint(op, &[], Some(value)).unwrap_err();
-            assert!(e.contains(why), "{op} {value}: {e}");
-        }
-        let e = constraint("IN", &[], Some("x")).unwrap_err();
-        assert!(e.contains("give \"values\""), "{e}");
-        let long = "a".repeat(MAX_PATTERN_BYTES + 1);
-        assert!(constraint("REGEX", &[], Some(&long)).is_err());
-    }
-
-    #[test]
-    fn operators_compare_as_unleash_does() {
-        let ctx = Ctx(HashMap::from([("a", "Some-Value 2.3.1")]));
-        let yes = |op: &str, values: &[&str], value: Option<&str>| {
-            constraint(op, values, value)
-                .unwrap()
-                .matches(&ctx, Some(now()))
-        };
-        assert!(yes("STR_STARTS_WITH", &["x", "Some"], None));
-        assert!(!yes("STR_STARTS_WITH", &["some"], None));
-        assert!(yes("STR_ENDS_WITH", &["2.3.1"], None));
-        assert!(yes("STR_CONTAINS", &["Value"], None));
-        assert!(yes("NOT_IN", &["other"], None));
-        assert!(!yes("IN", &["other"], None));
-        assert!(yes("REGEX", &[], Some(r"\d+\.\d+")));
-        let absent = Ctx(HashMap::new());
-        let c = constraint("NOT_IN", &["x"], None).unwrap();
-        assert!(
-            c.matches(&absent, Some(now())),
-            "an absent attribute is in no list"
-        );
-        let c = constraint("IN", &["x"], None).unwrap();
-        assert!(!c.matches(&absent, Some(now())));
-    }
-
-    #[test]
-    fn a_set_holds_ten_thousand_values_and_case_insensitivity_folds_both_sides() {
-        let values: Vec<String> = (0..MAX_VALUES).map(|i| format!("u{i}")).collect();
-        let c = Constraint::new(ConstraintSpec {
-            attribute: "a".into(),
-            operator: "IN".into(),
-            values: values.clone(),
-            case_insensitive: true,
-            ..ConstraintSpec::default()
-        })
-        .unwrap();
-        assert!(c.matches(&Ctx(HashMap::from([("a", "U9999")])), Some(now())));
-        let mut too_many = values;
-        too_many.push("one more".into());
-        assert!(
-            Constraint::new(ConstraintSpec {
-                attribute: "a".into(),
-                operator: "IN".into(),
-                values: too_many,
-                ..ConstraintSpec::default()
-            })
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn dates_compare_with_the_context_time_else_the_clock_given() {
-        let c = Constraint::new(ConstraintSpec {
-            attribute: CURRENT_TIME.into(),
-            operator: "DATE_AFTER".into(),
-            value: Some("2026-01-01T00:00:00Z".into()),
-            ..ConstraintSpec::default()
-        })
-        .unwrap();
-        assert!(c.matches(&Ctx(HashMap::new()), Some(now())), "now is 2027");
-        assert!(!c.matches(&Ctx(HashMap::new()), None), "no clock, no time");
-        let before = Ctx(HashMap::from([("current_time", "2025-06-01T00:00:00Z")]));
-        assert!(!c.matches(&before, Some(now())));
-        let inverted = Constraint::new(ConstraintSpec {
-            inverted: true,
-            ..c.spec().clone()
-        })
-        .unwrap();
-        assert!(inverted.matches(&before, Some(now())));
-    }
-
-    #[test]
-    fn a_constraint_round_trips_as_written() {
-        let json = r#"{"attribute":"app_version","operator":"SEMVER_GT","value":"2.2.9"}"#;
-        let c: Constraint = serde_json::from_str(json).unwrap();
-        assert_eq!(c.operator(), Operator::SemverGt);
-        assert_eq!(serde_json::to_string(&c).unwrap(), json);
-        let bad = r#"{"attribute":"a","operator":"NOPE","values":["x"]}"#;
-        let read: Constraint = serde_json::from_str(bad).unwrap();
-        assert!(read.problem().unwrap().contains("unknown operator"));
-        assert!(!read.matches(&Ctx(HashMap::from([("a", "x")])), None));
-        assert_eq!(serde_json::to_string(&read).unwrap(), bad);
-    }
-}
+mod tests;
