@@ -165,7 +165,11 @@ async function change(flag, patch, note) {
     note.replaceChildren();
     await refresh();
   } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 409) { note.replaceChildren(el('p', { className: 'notice', text: e.message })); return; }
+    if (!(e instanceof ApiError) || e.status !== 409) {
+      const problems = e.body?.problems?.map((p) => `${p.field}: ${p.message}`).join('; ');
+      note.replaceChildren(el('p', { className: 'notice', text: problems || e.message }));
+      return;
+    }
     const now = await api('GET', `/v1/flags/${encodeURIComponent(flag.key)}`);
     note.replaceChildren(el('div', { className: 'notice' },
       el('p', { text: `Changed by ${now.updated_by || '?'} to v${now.version} meanwhile: now ${now.enabled ? 'on' : 'off'} at ${now.rollout_percentage} %, ${now.kill_switch ? 'killed' : 'not killed'}. Your change was not applied.` }),
@@ -211,6 +215,8 @@ async function flagPage(key) {
       el('label', { htmlFor: 'description', text: 'Description' }), el('div', { className: 'row' }, description,
         el('button', { type: 'button', text: 'Save description', on: { click: () => change(flag, { description: description.value }, note) } }))));
   }
+  if (may('editor')) parts.push(variantsSection(flag, note));
+  parts.push(rulesSection(flag, note));
   if (flag.plan) parts.push(await planSection(flag));
   parts.push(evaluateSection(flag), await historySection(flag));
   page(el('section', {}, ...parts));
@@ -226,22 +232,178 @@ async function planSection(flag) {
     may('editor') ? el('div', { className: 'row' }, ...(plan.state === 'running' ? ['pause', 'abort'] : plan.state === 'paused' || plan.state === 'tripped' ? ['resume', 'abort'] : []).map(act)) : null);
 }
 
+/// `name=value` lines as context attributes.
+function attributesOf(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
+
 function evaluateSection(flag) {
   const user = el('input', { id: 'eval-user', type: 'text' });
   const market = el('input', { id: 'eval-market', type: 'text' });
+  const attributes = el('textarea', { id: 'eval-attributes', rows: 3, placeholder: 'plan=beta\napp_version=2.4.0' });
   const out = el('p', { role: 'status', id: 'eval-result' });
   return el('section', { className: 'card' }, el('h2', { text: 'Evaluate' }),
     el('label', { htmlFor: 'eval-user', text: 'User' }), user,
     el('label', { htmlFor: 'eval-market', text: 'Market' }), market,
+    el('label', { htmlFor: 'eval-attributes', text: 'Attributes' }), attributes,
     el('div', { className: 'row' }, el('button', { type: 'button', text: 'Evaluate', on: { click: async () => {
-      const context = {};
+      const context = attributesOf(attributes.value);
       if (user.value.trim()) context.user_id = user.value.trim();
       if (market.value.trim()) context.market = market.value.trim();
       try {
         const d = await api('POST', '/v1/evaluate', { flag: flag.key, context });
-        out.textContent = `${d.enabled ? 'ON' : 'OFF'} (${d.reason}, v${d.version ?? '?'})`;
+        const served = (flag.variants || []).length ? ` · value ${JSON.stringify(d.value)} · variant ${d.variant}` : '';
+        const rule = d.rule ? ` · rule ${JSON.stringify(d.rule)}` : '';
+        out.textContent = `${d.enabled ? 'ON' : 'OFF'}${served}${rule} (${d.reason}, v${d.version ?? '?'})`;
       } catch (e) { out.textContent = e.message; }
     } } })), out);
+}
+
+// ---- values, rules, segments -----------------------------------------------------------------
+/// A constraint written `ATTRIBUTE OPERATOR VALUES` (`!OPERATOR` inverted), as the CLI takes it.
+const LIST_OPERATORS = ['IN', 'NOT_IN', 'STR_CONTAINS', 'STR_STARTS_WITH', 'STR_ENDS_WITH'];
+function constraintOf(line) {
+  const [attribute, operator, ...rest] = line.trim().split(/\s+/);
+  if (!attribute || !operator || !rest.length) throw new Error(`"${line.trim()}": write a constraint as ATTRIBUTE OPERATOR VALUES`);
+  const inverted = operator.startsWith('!');
+  const op = (inverted ? operator.slice(1) : operator).toUpperCase();
+  const values = rest.join(' ');
+  const c = { attribute, operator: op };
+  if (LIST_OPERATORS.includes(op)) c.values = values.split(',').map((v) => v.trim()); else c.value = values;
+  if (inverted) c.inverted = true;
+  return c;
+}
+const constraintsOf = (text) => text.split('\n').filter((l) => l.trim()).map(constraintOf);
+function constraintsText(constraints) {
+  return (constraints || []).map((c) => `${c.attribute} ${c.inverted ? '!' : ''}${c.operator} ${c.value ?? (c.values || []).join(',')}`).join(' and ') || 'everyone';
+}
+
+/// The flag's variants: values and weight sliders that keep the sum at 1000.
+function variantsSection(flag, note) {
+  const rows = (flag.variants || []).map((v) => ({ ...v, value: JSON.stringify(v.value) }));
+  const list = el('div', { id: 'variants' });
+  const off = el('input', { id: 'off-value', type: 'text', value: flag.off_value === undefined ? '' : JSON.stringify(flag.off_value) });
+  const rebalance = (moved) => {
+    // The other variants share what is left, in proportion to their weights (equally when all are 0).
+    const others = rows.filter((_, i) => i !== moved);
+    if (!others.length) { rows[moved].weight = 1000; return; }
+    const left = 1000 - rows[moved].weight;
+    const total = others.reduce((n, r) => n + r.weight, 0);
+    let given = 0;
+    others.forEach((r, i) => {
+      r.weight = i === others.length - 1 ? left - given : Math.round(total ? (left * r.weight) / total : left / others.length);
+      given += r.weight;
+    });
+  };
+  const draw = () => {
+    list.replaceChildren(...rows.map((r, i) => {
+      const n = i + 1;
+      const shown = el('output', { text: `${r.weight / 10} %` });
+      return el('div', { className: 'row' },
+        el('input', { type: 'text', value: r.name, 'aria-label': `Variant ${n} name`, on: { input: (e) => { r.name = e.target.value; } } }),
+        el('input', { type: 'text', value: r.value, 'aria-label': `Variant ${n} value`, on: { input: (e) => { r.value = e.target.value; } } }),
+        el('input', { type: 'range', min: 0, max: 1000, step: 10, value: r.weight, 'aria-label': `Variant ${n} weight`,
+          on: { input: (e) => { r.weight = Number(e.target.value); rebalance(i); draw(); list.querySelectorAll('input[type=range]')[i].focus(); } } }),
+        shown,
+        el('button', { type: 'button', text: `Remove variant ${n}`, on: { click: () => { rows.splice(i, 1); if (rows.length) rebalance(0); draw(); } } }));
+    }));
+  };
+  draw();
+  const save = () => {
+    try {
+      const variants = rows.map((r) => ({ name: r.name.trim(), value: JSON.parse(r.value), weight: r.weight }));
+      change(flag, { variants, off_value: JSON.parse(off.value) }, note);
+    } catch (e) { note.replaceChildren(el('p', { className: 'notice', text: `Not JSON: ${e.message}` })); }
+  };
+  return el('section', { className: 'card' }, el('h2', { text: 'Variants' }),
+    el('p', { className: 'muted', text: 'Values are JSON (a string in quotes). The weights always sum to 100 %.' }),
+    list,
+    el('div', { className: 'row' },
+      el('button', { type: 'button', text: 'Add variant', on: { click: () => { rows.push({ name: `v${rows.length + 1}`, value: '""', weight: rows.length ? 0 : 1000 }); draw(); } } })),
+    el('label', { htmlFor: 'off-value', text: 'Off value' }), off,
+    el('div', { className: 'row' },
+      el('button', { type: 'button', text: 'Save variants', on: { click: save } }),
+      el('button', { type: 'button', text: 'Serve on/off only', on: { click: () => change(flag, { variants: [], off_value: null }, note) } })));
+}
+
+/// The flag's rules in order, with their constraints and segments; editors move, remove and add.
+function rulesSection(flag, note) {
+  const rules = flag.rules || [];
+  const save = (next) => change(flag, { rules: next }, note);
+  const moved = (i, by) => { const next = rules.slice(); const [r] = next.splice(i, 1); next.splice(i + by, 0, r); return next; };
+  const body = el('tbody', {}, ...rules.map((r, i) => el('tr', {},
+    el('td', { text: String(i + 1) }), el('td', { text: r.name }), el('td', { text: constraintsText(r.constraints) }),
+    el('td', { text: (r.segments || []).join(', ') || '–' }), el('td', { text: `${r.rollout_percentage} %` }),
+    el('td', { text: r.variant || ((r.variants || []).length ? `own split of ${r.variants.length}` : (flag.variants || []).length ? "flag's split" : 'on') }),
+    el('td', {}, may('editor') ? el('div', { className: 'row' },
+      i > 0 ? el('button', { type: 'button', text: `Move ${r.name} up`, on: { click: () => save(moved(i, -1)) } }) : null,
+      i < rules.length - 1 ? el('button', { type: 'button', text: `Move ${r.name} down`, on: { click: () => save(moved(i, 1)) } }) : null,
+      el('button', { type: 'button', text: `Remove rule ${r.name}`, on: { click: () => save(rules.filter((_, j) => j !== i)) } })) : null))));
+  const parts = [el('h2', { text: 'Rules' }),
+    el('p', { className: 'muted', text: 'Tried in order after the whitelist and the markets; the first that includes a context decides.' }),
+    el('div', { className: 'table-wrap' }, el('table', { 'aria-label': 'Rules' },
+      el('thead', {}, el('tr', {}, ...['#', 'Rule', 'When', 'Segments', 'Rollout', 'Serves', ''].map((h) => el('th', { text: h })))), body))];
+  if (may('editor')) {
+    const name = el('input', { id: 'rule-name', type: 'text' });
+    const when = el('textarea', { id: 'rule-when', rows: 3, placeholder: 'plan IN beta,staff\napp_version SEMVER_GT 2.2.9' });
+    const segments = el('input', { id: 'rule-segments', type: 'text', placeholder: 'beta-testers' });
+    const rollout = el('input', { id: 'rule-rollout', type: 'text', value: '100' });
+    const variant = el('input', { id: 'rule-variant', type: 'text' });
+    parts.push(el('h3', { text: 'Add a rule' }),
+      el('label', { htmlFor: 'rule-name', text: 'Rule name' }), name,
+      el('label', { htmlFor: 'rule-when', text: 'Rule constraints' }), when,
+      el('label', { htmlFor: 'rule-segments', text: 'Rule segments' }), segments,
+      el('label', { htmlFor: 'rule-rollout', text: 'Rule rollout percentage' }), rollout,
+      el('label', { htmlFor: 'rule-variant', text: 'Rule variant' }), variant,
+      el('div', { className: 'row' }, el('button', { type: 'button', text: 'Add rule', on: { click: () => {
+        try {
+          const rule = { name: name.value.trim(), constraints: constraintsOf(when.value), rollout_percentage: Number(rollout.value) };
+          const keys = segments.value.split(/[\s,]+/).filter(Boolean);
+          if (keys.length) rule.segments = keys;
+          if (variant.value.trim()) rule.variant = variant.value.trim();
+          save([...rules, rule]);
+        } catch (e) { note.replaceChildren(el('p', { className: 'notice', text: e.message })); }
+      } } })));
+  }
+  return el('section', { className: 'card' }, ...parts);
+}
+
+async function segmentsPage() {
+  const { segments } = await api('GET', '/v1/segments');
+  const note = el('div', { role: 'status', id: 'segment-note' });
+  const shown = (e) => note.replaceChildren(el('p', { className: 'notice', text: e.body?.problems?.map((p) => `${p.field}: ${p.message}`).join('; ') || e.message }));
+  const body = el('tbody', {}, ...segments.map((s) => el('tr', {},
+    el('td', { text: s.key }), el('td', { text: constraintsText(s.constraints) }), el('td', { text: s.description || '' }), el('td', { text: `v${s.version}` }),
+    el('td', {}, may('editor') ? el('button', { type: 'button', text: `Delete segment ${s.key}`, on: { click: async () => {
+      try { await api('DELETE', `/v1/segments/${encodeURIComponent(s.key)}`, { expected_version: s.version }); await segmentsPage(); } catch (e) { shown(e); }
+    } } }) : null))));
+  const parts = [el('h1', { text: 'Segments' }), note,
+    el('div', { className: 'table-wrap' }, el('table', { 'aria-label': 'Segments' },
+      el('thead', {}, el('tr', {}, ...['Key', 'When', 'Description', 'Version', ''].map((h) => el('th', { text: h })))), body))];
+  if (may('editor')) {
+    const key = el('input', { id: 'segment-key', type: 'text' });
+    const when = el('textarea', { id: 'segment-when', rows: 3, placeholder: 'plan IN beta,staff' });
+    const description = el('input', { id: 'segment-description', type: 'text' });
+    parts.push(el('h2', { text: 'Create or replace a segment' }),
+      el('label', { htmlFor: 'segment-key', text: 'Segment key' }), key,
+      el('label', { htmlFor: 'segment-when', text: 'Segment constraints' }), when,
+      el('label', { htmlFor: 'segment-description', text: 'Segment description' }), description,
+      el('div', { className: 'row' }, el('button', { type: 'button', text: 'Save segment', on: { click: async () => {
+        try {
+          const current = segments.find((s) => s.key === key.value.trim());
+          const body = { description: description.value, constraints: constraintsOf(when.value) };
+          if (current) body.expected_version = current.version;
+          await api('PUT', `/v1/segments/${encodeURIComponent(key.value.trim())}`, body);
+          await segmentsPage();
+        } catch (e) { shown(e); }
+      } } })));
+  }
+  page(el('section', { className: 'card' }, ...parts));
 }
 
 /// What changed from `older` to `newer`, in words (the history's "Changes" column).
@@ -299,6 +461,7 @@ async function route() {
   const hash = decodeURIComponent(location.hash.slice(1));
   if (hash.startsWith('/flags/')) await flagPage(hash.slice('/flags/'.length));
   else if (hash === '/audit') await auditPage();
+  else if (hash === '/segments') await segmentsPage();
   else flagsPage();
 }
 

@@ -225,6 +225,13 @@ impl Browser {
             .await;
     }
 
+    /// Sends the keys `text` to `e` as typed, without clearing it first (arrow keys on a
+    /// slider: `\u{E014}` is the right arrow).
+    pub async fn keys(&self, e: &Element, text: &str) {
+        self.post(&format!("/element/{}/value", e.0), json!({"text": text}))
+            .await;
+    }
+
     /// A property of `e` (e.g. `value`, `checked`).
     pub async fn property(&self, e: &Element, name: &str) -> Value {
         self.get(&format!("/element/{}/property/{name}", e.0)).await

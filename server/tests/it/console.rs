@@ -338,3 +338,126 @@ async fn the_console_is_served_from_the_binary_under_a_strict_policy() {
         json!({"name": "env-admin", "role": "admin"})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variants_rules_segments_and_evaluation_from_the_console() {
+    let app = spawn_app().await;
+    app.create(
+        "checkout",
+        json!({"enabled": true, "rollout_percentage": 100,
+               "variants": [{"name": "blue", "value": "#0055ff", "weight": 500},
+                            {"name": "green", "value": "#00aa55", "weight": 500}],
+               "off_value": "#888888"}),
+    )
+    .await;
+    let b = signed_in(&app, ADMIN, 1280).await;
+
+    // A segment made on the segments page.
+    b.click(&b.find("link", "Segments").await).await;
+    b.find("table", "Segments").await;
+    b.type_into(&b.find("textbox", "Segment key").await, "beta-testers")
+        .await;
+    b.type_into(
+        &b.find("textbox", "Segment constraints").await,
+        "plan IN beta,staff",
+    )
+    .await;
+    b.click(&b.find("button", "Save segment").await).await;
+    b.wait_for_text(Duration::from_secs(5), |t| t.contains("plan IN beta,staff"))
+        .await;
+    until("the segment stored", async || {
+        app.call(Method::GET, "/v1/segments/beta-testers", Some(ADMIN), None)
+            .await
+            .0
+            == StatusCode::OK
+    })
+    .await;
+
+    // Weights keep their sum: moving blue up moves green down.
+    b.click(&b.find("link", "Flags").await).await;
+    b.click(&b.find("link", "checkout").await).await;
+    let blue = b.find("slider", "Variant 1 weight").await;
+    b.keys(&blue, "\u{E014}\u{E014}\u{E014}").await;
+    let green = b.find("slider", "Variant 2 weight").await;
+    until("the sum kept", async || {
+        b.property(&b.find("slider", "Variant 1 weight").await, "value")
+            .await
+            == "530"
+            && b.property(&green, "value").await == "470"
+    })
+    .await;
+    b.wait_for_text(Duration::from_secs(5), |t| {
+        t.contains("53 %") && t.contains("47 %")
+    })
+    .await;
+    b.click(&b.find("button", "Save variants").await).await;
+    until("the weights saved", async || {
+        let f = flag(&app, "checkout").await;
+        f["variants"][0]["weight"] == 530 && f["variants"][1]["weight"] == 470
+    })
+    .await;
+
+    // A rule with a constraint and the segment, pinning green.
+    b.type_into(&b.find("textbox", "Rule name").await, "beta on app 2.3+")
+        .await;
+    b.type_into(
+        &b.find("textbox", "Rule constraints").await,
+        "app_version SEMVER_GT 2.2.9",
+    )
+    .await;
+    b.type_into(&b.find("textbox", "Rule segments").await, "beta-testers")
+        .await;
+    b.type_into(&b.find("textbox", "Rule variant").await, "green")
+        .await;
+    b.click(&b.find("button", "Add rule").await).await;
+    until("the rule saved", async || {
+        flag(&app, "checkout").await["rules"][0]["segments"][0] == "beta-testers"
+    })
+    .await;
+    b.wait_for_text(Duration::from_secs(5), |t| {
+        t.contains("app_version SEMVER_GT 2.2.9")
+    })
+    .await;
+    // A bad constraint is shown plainly and changes nothing.
+    b.type_into(&b.find("textbox", "Rule name").await, "broken")
+        .await;
+    b.type_into(
+        &b.find("textbox", "Rule constraints").await,
+        "plan SOUNDS_LIKE beta",
+    )
+    .await;
+    b.click(&b.find("button", "Add rule").await).await;
+    b.wait_for_text(Duration::from_secs(5), |t| t.contains("unknown operator"))
+        .await;
+    assert_eq!(
+        flag(&app, "checkout").await["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Evaluate with any attribute: the value, the variant and the rule.
+    b.type_into(&b.find("textbox", "User").await, "u1").await;
+    b.type_into(
+        &b.find("textbox", "Attributes").await,
+        "plan=beta\napp_version=2.4.0",
+    )
+    .await;
+    b.click(&b.find("button", "Evaluate").await).await;
+    b.wait_for_text(Duration::from_secs(5), |t| {
+        t.contains(
+            r##"ON · value "#00aa55" · variant green · rule "beta on app 2.3+" (RULE_MATCH"##,
+        )
+    })
+    .await;
+
+    // The segment is in use: its delete is refused, and said so.
+    b.click(&b.find("link", "Segments").await).await;
+    b.click(&b.find("button", "Delete segment beta-testers").await)
+        .await;
+    b.wait_for_text(Duration::from_secs(5), |t| {
+        t.contains("used by the rules of checkout")
+    })
+    .await;
+}
