@@ -6,6 +6,9 @@
 # ROUTE: evaluate (POST /v1/evaluate, the default), ofrep (OFREP single), bulk
 # (POST /v1/evaluate/bulk) or ofrep-bulk (OFREP bulk); FLAGS: how many flags both servers
 # hold (default: the demo's few for evaluate and ofrep, 1,000 for the bulk routes).
+# With AB_NEW_RULED=1 the new build is seeded with the same flags but every other one carries
+# 3 rules (IN over 100 values, SEMVER_GT, STR_STARTS_WITH) and 3 variants with string values
+# (a format 2 backup): flags beyond on/off on the new build beside boolean ones on the old.
 # e.g. git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release -p switchyard-server)
 #      cargo build --release -p switchyard-server
 #      benches/ab.sh /tmp/old/target/release/switchyard-server target/release/switchyard-server bulk
@@ -21,6 +24,11 @@ case "$route" in
   ofrep-bulk) path=/ofrep/v1/evaluate/flags; body='{"context":{"targetingKey":"user-%d","market":"FR"}}'; flags=${4:-1000} ;;
   *) echo "unknown route $route: evaluate, ofrep, bulk or ofrep-bulk" >&2; exit 2 ;;
 esac
+# With rules on the new build, the context carries the attributes they compare (both builds
+# get the same body).
+if [ "${AB_NEW_RULED:-0}" = 1 ]; then
+  body=${body/\"market\":\"FR\"/\"market\":\"FR\",\"account\":\"acct-42\",\"app_version\":\"2.4.1\",\"device\":\"model-1-x\"}
+fi
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 cat > "$work/load.lua" <<LUA
@@ -48,6 +56,30 @@ LUA
   done
   printf ']}'
 } > "$work/flags.json"
+# The same flags, every other one with rules and variants (AB_NEW_RULED=1).
+{
+  accounts=$(for ((a = 0; a < 100; a++)); do printf '"acct-%d",' "$a"; done)
+  accounts="[${accounts%,}]"
+  printf '{"format":2,"flags":['
+  for ((i = 0; i < flags; i++)); do
+    [ "$i" -gt 0 ] && printf ','
+    markets='[]'; [ $((i % 3)) -eq 0 ] && markets='["FR","US","UK"]'
+    printf '{"key":"flag-%05d","enabled":true,"rollout_percentage":%d,"markets":%s' \
+      "$i" $(( (i % 5) * 25 )) "$markets"
+    if [ $((i % 2)) -eq 1 ]; then
+      printf ',"variants":[{"name":"a","value":"va","weight":334},{"name":"b","value":"vb","weight":333},{"name":"c","value":"vc","weight":333}],"off_value":"off"'
+      printf ',"rules":['
+      for r in 0 1 2; do
+        [ "$r" -gt 0 ] && printf ','
+        printf '{"name":"rule %d","constraints":[{"attribute":"account","operator":"IN","values":%s},{"attribute":"app_version","operator":"SEMVER_GT","value":"2.2.9"},{"attribute":"device","operator":"STR_STARTS_WITH","values":["model-%d"]}],"rollout_percentage":50}' \
+          "$r" "$accounts" "$r"
+      done
+      printf ']'
+    fi
+    printf '}'
+  done
+  printf ']}'
+} > "$work/flags-ruled.json"
 start() { # binary port
   mkdir -p "$work/$2"
   SWITCHYARD_SERVER__LISTEN=127.0.0.1:$2 SWITCHYARD_SERVER__WORKERS=1 \
@@ -60,12 +92,14 @@ start "$2" 18602
 sleep 2
 if [ "$flags" -gt 0 ]; then
   for port in 18601 18602; do
+    seed=$work/flags.json
+    [ "$port" = 18602 ] && [ "${AB_NEW_RULED:-0}" = 1 ] && seed=$work/flags-ruled.json
     curl -sf -o /dev/null -X POST -H "Authorization: Bearer ab-admin-token-0123456789" \
-      -H 'Content-Type: application/json' --data-binary @"$work/flags.json" \
+      -H 'Content-Type: application/json' --data-binary @"$seed" \
       "http://127.0.0.1:$port/v1/import?mode=replace" || { echo "seeding $port failed" >&2; exit 1; }
   done
 fi
-echo "route $route ($path), $flags flags seeded"
+echo "route $route ($path), $flags flags seeded${AB_NEW_RULED:+ (new: every other flag with rules and variants)}"
 declare -A runs=([old]="" [new]="")
 for round in 1 2 3 4 5; do
   for side in old new; do

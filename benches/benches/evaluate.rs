@@ -231,7 +231,7 @@ fn bench_constraints(c: &mut Criterion) {
 /// first two constraints match and only the last rule's third: all 15 constraints run
 /// before the last rule includes it and its split picks a variant. Beside it, the boolean
 /// flag of the `evaluate` group (the baseline of what a flag with no rules costs).
-fn ruled_flag() -> Flag {
+fn ruled_flag(prefix: impl Fn(usize) -> String) -> Flag {
     use switchyard_core::constraint::{Constraint, ConstraintSpec};
     let spec = |attribute: &str, operator: &str, values: Vec<String>, value: Option<&str>| {
         Constraint::new(ConstraintSpec {
@@ -254,12 +254,7 @@ fn ruled_flag() -> Flag {
                     None,
                 ),
                 spec("app_version", "SEMVER_GT", vec![], Some("2.2.9")),
-                spec(
-                    "device",
-                    "STR_STARTS_WITH",
-                    vec![format!("model-{i}")],
-                    None,
-                ),
+                spec("device", "STR_STARTS_WITH", vec![prefix(i)], None),
             ];
             rule.rollout_percentage = 100;
             rule
@@ -295,7 +290,7 @@ fn bench_rules(c: &mut Criterion) {
     group.bench_function("baseline_boolean_flag_no_rules", |b| {
         b.iter(|| evaluate_flag(black_box(&boolean), black_box(&ctx)))
     });
-    let flag = ruled_flag();
+    let flag = ruled_flag(|i| format!("model-{i}"));
     let ruled = ruled_context();
     assert_eq!(
         evaluate_flag(&flag, &ruled).rule,
@@ -304,6 +299,19 @@ fn bench_rules(c: &mut Criterion) {
     );
     group.bench_function("flag_5rules_3constraints_3variants", |b| {
         b.iter(|| evaluate_flag(black_box(&flag), black_box(&ruled)))
+    });
+    // The worst case: the same flag but every rule's prefix `model-`, and a context that
+    // matches every cheap constraint while the dear one (the version) refuses it: all 15
+    // constraints run and no rule includes it.
+    let every = ruled_flag(|_| "model-".to_owned());
+    let old_app = ruled_context().with("app_version", "2.0.0");
+    assert_eq!(
+        evaluate_flag(&every, &old_app).rule,
+        None,
+        "no rule decides"
+    );
+    group.bench_function("flag_5rules_every_constraint_runs_none_match", |b| {
+        b.iter(|| evaluate_flag(black_box(&every), black_box(&old_app)))
     });
     group.finish();
 
