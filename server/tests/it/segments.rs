@@ -16,12 +16,17 @@ fn beta(plans: &[&str]) -> Value {
 }
 
 async fn on_for(app: &TestApp, plan: &str) -> Value {
-    let body = json!({"flag": "checkout", "context": {"user_id": "u1", "plan": plan}});
-    let (status, answer) = app
-        .call(Method::POST, "/v1/evaluate", Some(SDK), Some(body))
-        .await;
+    let (status, answer) = evaluated(app, plan).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer
+}
+
+/// The answer for a user on `plan`, whatever its status (another instance may not have the
+/// flag yet).
+async fn evaluated(app: &TestApp, plan: &str) -> (StatusCode, Value) {
+    let body = json!({"flag": "checkout", "context": {"user_id": "u1", "plan": plan}});
+    app.call(Method::POST, "/v1/evaluate", Some(SDK), Some(body))
+        .await
 }
 
 fn checkout() -> Value {
@@ -272,7 +277,7 @@ async fn a_segment_changed_on_one_instance_is_served_by_all() {
         .await;
     apps[0].create("checkout", checkout()).await;
     eventually("the rule on the other instance", || async {
-        on_for(&apps[1], "beta").await["rule"] == "beta"
+        evaluated(&apps[1], "beta").await.1["rule"] == "beta"
     })
     .await;
     let mut wider = beta(&["beta", "staff"]);
@@ -287,7 +292,7 @@ async fn a_segment_changed_on_one_instance_is_served_by_all() {
         .await;
     assert_eq!(status, StatusCode::OK);
     eventually("the segment's edit on the first instance", || async {
-        on_for(&apps[0], "staff").await["rule"] == "beta"
+        evaluated(&apps[0], "staff").await.1["rule"] == "beta"
     })
     .await;
 }
