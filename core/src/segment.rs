@@ -1,5 +1,5 @@
 //! Segments: named, reusable lists of constraints that flags' rules refer to by key
-//! (docs/flags.md#segments), stored, versioned and served like flags.
+//! (docs/flags.md#values-rules-segments-and-prerequisites), stored, versioned and served like flags.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

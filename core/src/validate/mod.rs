@@ -180,7 +180,7 @@ pub fn validate_flag(flag: &Flag, limits: &Limits) -> Result<(), ValidationError
 
 /// [`validate_flag`], and what the flag names checked against the `snapshot` it would
 /// join: the segments its rules name and the flags it requires exist, and `requires` makes
-/// no cycle (docs/flags.md#prerequisites).
+/// no cycle (docs/flags.md#values-rules-segments-and-prerequisites).
 pub fn validate_flag_in(
     flag: &Flag,
     limits: &Limits,

@@ -1,7 +1,7 @@
 //! Validation of what a flag names outside itself, against the snapshot it would join: the
 //! segments its rules name and the flags it requires exist, the variants it requires are
 //! ones those flags serve, and `requires` makes no cycle and stays within the depth and the
-//! evaluations a decision may spend (docs/flags.md#prerequisites).
+//! evaluations a decision may spend (docs/flags.md#values-rules-segments-and-prerequisites).
 
 use std::collections::HashMap;
 
