@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::constraint::{Attributes, Constraint};
 
+/// The most segments one deployment (and one backup) holds: every rule names them by key,
+/// and a snapshot keeps them all.
+pub const MAX_SEGMENTS: usize = 10_000;
+
 /// A segment as stored, served and exported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {

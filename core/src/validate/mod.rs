@@ -321,6 +321,12 @@ pub fn validate_export(export: &Export, limits: &Limits) -> Result<(), Validatio
             ));
         }
     }
+    problems.extend(over_limit(
+        "segments",
+        export.segments.len(),
+        "segments",
+        crate::segment::MAX_SEGMENTS,
+    ));
     let mut seen = HashSet::new();
     for (i, segment) in export.segments.iter().enumerate() {
         let prefix = format!("segments[{i}]");

@@ -60,17 +60,33 @@ impl FlagInput {
     /// Reads a `PUT` body's object: the envelope's fields, then the spec from the rest, which
     /// refuses any field it does not know, by name.
     pub fn from_object(
-        mut object: serde_json::Map<String, serde_json::Value>,
+        object: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, ChangeError> {
-        let envelope: serde_json::Map<_, _> = ENVELOPE
-            .iter()
-            .filter_map(|k| object.remove_entry(*k))
-            .collect();
-        let invalid = |e: serde_json::Error| ChangeError::BadInput(format!("invalid flag: {e}"));
-        let envelope = serde_json::from_value(envelope.into()).map_err(invalid)?;
-        let spec = known_fields_only(serde_json::Value::Object(object)).map_err(invalid)?;
+        let (envelope, spec) = split_envelope(object, &ENVELOPE, "flag")?;
         Ok(FlagInput { envelope, spec })
     }
+}
+
+/// A `PUT` body read as its envelope (the fields named `envelope`: what comes with a write
+/// beside the spec) and its spec (the rest, every field known at any depth); an error names
+/// `what` (`flag`, `segment`) and the field.
+pub fn split_envelope<E, S>(
+    mut object: serde_json::Map<String, serde_json::Value>,
+    envelope: &[&str],
+    what: &str,
+) -> Result<(E, S), ChangeError>
+where
+    E: serde::de::DeserializeOwned,
+    S: serde::de::DeserializeOwned,
+{
+    let fields: serde_json::Map<_, _> = envelope
+        .iter()
+        .filter_map(|k| object.remove_entry(*k))
+        .collect();
+    let invalid = |e: serde_json::Error| ChangeError::BadInput(format!("invalid {what}: {e}"));
+    let envelope = serde_json::from_value(fields.into()).map_err(invalid)?;
+    let spec = known_fields_only(serde_json::Value::Object(object)).map_err(invalid)?;
+    Ok((envelope, spec))
 }
 
 /// Reads `value` as a `T`, refusing a field `T` does not know at any depth (a rule's, a

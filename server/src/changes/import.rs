@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use switchyard_core::segment::MAX_SEGMENTS;
 use switchyard_core::validate::{validate_export, validate_references};
 use switchyard_core::{Export, Flag, KillSwitch, Segment, Snapshot};
 
@@ -82,7 +83,13 @@ impl Writer<'_> {
             .values()
             .filter(|_| merging)
             .filter(|s| !export.segments.iter().any(|i| i.key == s.key));
-        let segments_after = kept_segments.chain(&export.segments).cloned();
+        let segments_after: Vec<Segment> = kept_segments.chain(&export.segments).cloned().collect();
+        if segments_after.len() > MAX_SEGMENTS {
+            return Err(ChangeError::BadInput(format!(
+                "the import would leave {} segments; the most a deployment holds is {MAX_SEGMENTS}",
+                segments_after.len()
+            )));
+        }
         validate_references(
             &Snapshot::new(0, KillSwitch::default(), after).with_segments(segments_after),
         )?;

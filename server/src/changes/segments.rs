@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use serde::Deserialize;
+use switchyard_core::segment::MAX_SEGMENTS;
 use switchyard_core::validate::{validate_key, validate_segment};
 use switchyard_core::{Segment, SegmentSpec, ValidationError};
 
@@ -47,16 +48,9 @@ const ENVELOPE: [&str; 6] = [
 impl SegmentInput {
     /// Reads a `PUT` body's object: the envelope's fields, then the spec from the rest.
     pub fn from_object(
-        mut object: serde_json::Map<String, serde_json::Value>,
+        object: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, ChangeError> {
-        let envelope: serde_json::Map<_, _> = ENVELOPE
-            .iter()
-            .filter_map(|k| object.remove_entry(*k))
-            .collect();
-        let invalid = |e: serde_json::Error| ChangeError::BadInput(format!("invalid segment: {e}"));
-        let envelope = serde_json::from_value(envelope.into()).map_err(invalid)?;
-        let spec =
-            super::flags::known_fields_only(serde_json::Value::Object(object)).map_err(invalid)?;
+        let (envelope, spec) = super::flags::split_envelope(object, &ENVELOPE, "segment")?;
         Ok(SegmentInput { spec, envelope })
     }
 }
@@ -99,6 +93,12 @@ impl Writer<'_> {
         let why = reason(input.envelope.reason)?;
         let current = self.changes.store.segment(key).await?;
         let current_version = current.as_ref().map(|c| c.version);
+        if current.is_none() && self.follow.served().segments().len() >= MAX_SEGMENTS {
+            return Err(ChangeError::BadInput(format!(
+                "there are {MAX_SEGMENTS} segments already, the most a deployment holds; \
+                 delete one first"
+            )));
+        }
         let (version, action) = match (current_version, precondition.expected()) {
             (None, None) => (1, "segment.create"),
             (Some(c), Some(e)) if c == e => (c.saturating_add(1), "segment.update"),

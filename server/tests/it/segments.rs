@@ -261,6 +261,23 @@ async fn the_backup_carries_segments() {
         .call(Method::GET, "/v1/flags", Some(ADMIN), None)
         .await;
     assert!(flags["flags"].as_array().unwrap().is_empty());
+    // The number of segments is bounded: one over the limit is refused, and nothing written.
+    let many: Vec<Value> = (0..=switchyard_core::segment::MAX_SEGMENTS)
+        .map(|i| json!({"key": format!("s{i}")}))
+        .collect();
+    let body = json!({"format": 2, "segments": many});
+    let res = fresh
+        .send(Method::POST, "/v1/import", Some(ADMIN), Some(body))
+        .await;
+    let answer = problem(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        answer.to_string().contains("the limit is 10000"),
+        "{answer}"
+    );
+    let (_, list) = fresh
+        .call(Method::GET, "/v1/segments", Some(ADMIN), None)
+        .await;
+    assert!(list["segments"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
